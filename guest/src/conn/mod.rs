@@ -1,0 +1,175 @@
+//! s2n-tls semantics over the engine: the blocked status, record-granular acknowledgement,
+//! retry rules and closure rules of the s2n application-data calls (see the contract's
+//! rules R1-R82; the rule numbers are cited where they decide something).
+
+mod records;
+mod recv;
+mod send;
+mod shutdown;
+
+use crate::engine::{EngineConfig, Session};
+use crate::io::{Socket, Wire};
+use crate::types::{
+    Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, RecordSizing, SessionInfo,
+};
+use records::RecordReader;
+
+/// A validated configuration, shared by the connections made from it.
+#[derive(Clone, Debug)]
+pub struct Config {
+    engine: EngineConfig,
+    sizing: RecordSizing,
+}
+
+impl Config {
+    /// Validates `options` and builds the engine configuration once.
+    pub fn new(options: &ConfigOptions) -> Result<Self, Error> {
+        Ok(Config {
+            engine: EngineConfig::build(options)?,
+            sizing: options.record_sizing,
+        })
+    }
+}
+
+/// Why the read side is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadClosed {
+    /// The peer's close_notify arrived: reads return 0 bytes (R44, R54).
+    CloseNotify,
+    /// Transport EOF, a fatal alert, a local fatal error, or a finished shutdown: reads fail
+    /// `closed` (R44, R56).
+    Abruptly,
+}
+
+/// One TLS connection with s2n's application-data contract.
+pub struct Connection<S> {
+    wire: Wire<S>,
+    session: Session,
+    sizing: RecordSizing,
+    /// Ciphertext queued for the transport; `out_pos` bytes of it already went out.
+    out: Vec<u8>,
+    out_pos: usize,
+    reader: RecordReader,
+    /// Plaintext bytes encrypted into `out` but not yet acknowledged (R20).
+    consumed: usize,
+    read_closed: Option<ReadClosed>,
+    write_closed: bool,
+    /// A fatal error ended the connection (local, or a received alert).
+    failed: bool,
+    alert_received: Option<u8>,
+    /// shutdown has queued our closing alert.
+    close_sent: bool,
+}
+
+impl<S: Socket> Connection<S> {
+    /// A connection over `socket`; no I/O happens until the first call.
+    pub fn new(config: &Config, socket: S) -> Result<Self, Error> {
+        Ok(Connection {
+            wire: Wire::new(socket),
+            session: Session::new(&config.engine)?,
+            sizing: config.sizing,
+            out: Vec::new(),
+            out_pos: 0,
+            reader: RecordReader::default(),
+            consumed: 0,
+            read_closed: None,
+            write_closed: false,
+            failed: false,
+            alert_received: None,
+            close_sent: false,
+        })
+    }
+
+    /// Drives the handshake to completion or until the transport blocks (s2n_negotiate).
+    pub fn negotiate(&mut self) -> Result<(), Error> {
+        loop {
+            if self.failed {
+                return Err(Error::closed("the connection failed earlier"));
+            }
+            self.flush_out()?;
+            if !self.session.is_handshaking() {
+                return Ok(());
+            }
+            let record = match self.reader.read(&mut self.wire) {
+                Ok(record) => record,
+                Err(e) => return Err(self.read_failed(e)),
+            };
+            self.feed(&record)?;
+        }
+    }
+
+    /// Pushes queued ciphertext to the transport (s2n_flush): `blocked`/`on-write` if the
+    /// transport stops taking it.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.flush_out()
+    }
+
+    /// What the handshake negotiated, once complete.
+    pub fn session_info(&self) -> Option<SessionInfo> {
+        self.session.info()
+    }
+
+    /// Ciphertext bytes the transport accepted.
+    pub fn wire_bytes_out(&self) -> u64 {
+        self.wire.bytes_out
+    }
+
+    /// Ciphertext bytes the transport delivered.
+    pub fn wire_bytes_in(&self) -> u64 {
+        self.wire.bytes_in
+    }
+
+    /// The fatal alert the peer sent, if any.
+    pub fn alert_received(&self) -> Option<u8> {
+        self.alert_received
+    }
+
+    /// Moves the engine's pending records into `out` and hands `out` to the transport
+    /// until it is empty. Errors carry `on-write`.
+    fn flush_out(&mut self) -> Result<(), Error> {
+        self.session.drain_outgoing(&mut self.out);
+        while self.out_pos < self.out.len() {
+            let n = self
+                .wire
+                .send(&self.out[self.out_pos..])
+                .map_err(|e| e.with_blocked(Blocked::OnWrite))?;
+            self.out_pos += n;
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Ok(())
+    }
+
+    /// Feeds one record to the engine; a failure ends the connection.
+    fn feed(&mut self, record: &[u8]) -> Result<(), Error> {
+        self.session.feed_record(record).map_err(|e| {
+            if e.kind == ErrorKind::Alert {
+                self.alert_received = e.alert;
+            }
+            self.fail();
+            e.with_blocked(Blocked::OnRead)
+        })
+    }
+
+    /// A failed record read: a bad header is fatal; EOF closes the read side (and, before
+    /// TLS 1.3, the write side too, R28); would-block and other transport errors are not.
+    fn read_failed(&mut self, error: Error) -> Error {
+        if error.kind == ErrorKind::Protocol {
+            // A malformed record header ends the connection like any bad record.
+            self.fail();
+        } else if error.kind == ErrorKind::Closed {
+            self.read_closed = Some(ReadClosed::Abruptly);
+            if self.session.version() != Some(ProtocolVersion::Tls13) {
+                self.write_closed = true;
+            }
+        }
+        error.with_blocked(Blocked::OnRead)
+    }
+
+    /// Closes both directions after a fatal error (R55, R28).
+    fn fail(&mut self) {
+        self.failed = true;
+        self.read_closed = Some(ReadClosed::Abruptly);
+        self.write_closed = true;
+    }
+}

@@ -1,0 +1,150 @@
+//! SHA-2 hashes and HMAC for rustls, on the `sha2` and `hmac` crates.
+
+use core::marker::PhantomData;
+
+use hmac::digest::block_api::EagerHash;
+use hmac::digest::{Digest, KeyInit, Mac};
+use p256::elliptic_curve::zeroize::Zeroize;
+use rustls::crypto::hash::{self, HashAlgorithm};
+use rustls::crypto::hmac as rhmac;
+use sha2::{Sha256, Sha384};
+
+/// SHA-256 as a rustls hash.
+pub static SHA256: Sha2<Sha256> = Sha2::new(HashAlgorithm::SHA256);
+/// SHA-384 as a rustls hash.
+pub static SHA384: Sha2<Sha384> = Sha2::new(HashAlgorithm::SHA384);
+
+/// HMAC-SHA256 as a rustls HMAC (TLS 1.3 HKDF and the TLS 1.2 PRF for SHA-256 suites).
+pub static HMAC_SHA256: HmacSha2<Sha256> = HmacSha2(PhantomData);
+/// HMAC-SHA384 as a rustls HMAC (TLS 1.3 HKDF and the TLS 1.2 PRF for SHA-384 suites).
+pub static HMAC_SHA384: HmacSha2<Sha384> = HmacSha2(PhantomData);
+
+/// A SHA-2 hash function `D` exposed through [`rustls::crypto::hash::Hash`].
+pub struct Sha2<D> {
+    algorithm: HashAlgorithm,
+    // `fn() -> D` keeps the static `Sync` whatever `D` is; no `D` is ever stored.
+    _digest: PhantomData<fn() -> D>,
+}
+
+impl<D> Sha2<D> {
+    const fn new(algorithm: HashAlgorithm) -> Self {
+        Self {
+            algorithm,
+            _digest: PhantomData,
+        }
+    }
+}
+
+impl<D> hash::Hash for Sha2<D>
+where
+    D: Digest + Clone + Send + Sync + 'static,
+{
+    fn start(&self) -> Box<dyn hash::Context> {
+        Box::new(Context(D::new()))
+    }
+
+    fn hash(&self, data: &[u8]) -> hash::Output {
+        hash::Output::new(&D::digest(data))
+    }
+
+    fn output_len(&self) -> usize {
+        <D as Digest>::output_size()
+    }
+
+    fn algorithm(&self) -> HashAlgorithm {
+        self.algorithm
+    }
+}
+
+/// A running hash; rustls forks it to hash transcripts at several points.
+struct Context<D>(D);
+
+impl<D> hash::Context for Context<D>
+where
+    D: Digest + Clone + Send + Sync + 'static,
+{
+    fn fork_finish(&self) -> hash::Output {
+        hash::Output::new(&self.0.clone().finalize())
+    }
+
+    fn fork(&self) -> Box<dyn hash::Context> {
+        Box::new(Self(self.0.clone()))
+    }
+
+    fn finish(self: Box<Self>) -> hash::Output {
+        hash::Output::new(&self.0.finalize())
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+}
+
+/// HMAC over the SHA-2 hash function `D`, exposed through [`rustls::crypto::hmac::Hmac`].
+pub struct HmacSha2<D>(PhantomData<fn() -> D>);
+
+impl<D> rhmac::Hmac for HmacSha2<D>
+where
+    D: EagerHash + Digest + Send + Sync + 'static,
+    hmac::Hmac<D>: Clone + Send + Sync,
+{
+    fn with_key(&self, key: &[u8]) -> Box<dyn rhmac::Key> {
+        Box::new(HmacKey(keyed::<D>(key)))
+    }
+
+    fn hash_output_len(&self) -> usize {
+        <D as Digest>::output_size()
+    }
+}
+
+/// Builds an HMAC keyed with `key` without a fallible call.
+///
+/// HMAC accepts keys of any length (RFC 2104 hashes long keys and zero-pads short ones), but
+/// `KeyInit::new_from_slice` returns a `Result`. Doing the RFC 2104 normalisation here and
+/// passing a block-sized key to the infallible `KeyInit::new` gives the same MAC with no
+/// error path to handle.
+fn keyed<D>(key: &[u8]) -> hmac::Hmac<D>
+where
+    D: EagerHash + Digest,
+{
+    let mut block = hmac::digest::Key::<hmac::Hmac<D>>::default();
+    let block_len = block.len();
+    let mut fill = |src: &[u8]| {
+        for (b, k) in block.iter_mut().zip(src) {
+            *b = *k;
+        }
+    };
+    if key.len() > block_len {
+        // A SHA-2 digest always fits in its block.
+        fill(&D::digest(key));
+    } else {
+        fill(key);
+    }
+    let mac = <hmac::Hmac<D> as KeyInit>::new(&block);
+    // The key block is secret.
+    block.as_mut_slice().zeroize();
+    mac
+}
+
+/// An HMAC key, kept as the keyed state so each tag costs only the message's blocks.
+struct HmacKey<D: EagerHash>(hmac::Hmac<D>);
+
+impl<D> rhmac::Key for HmacKey<D>
+where
+    D: EagerHash + Digest + Send + Sync + 'static,
+    hmac::Hmac<D>: Clone + Send + Sync,
+{
+    fn sign_concat(&self, first: &[u8], middle: &[&[u8]], last: &[u8]) -> rhmac::Tag {
+        let mut mac = self.0.clone();
+        mac.update(first);
+        for part in middle {
+            mac.update(part);
+        }
+        mac.update(last);
+        rhmac::Tag::new(&mac.finalize().into_bytes())
+    }
+
+    fn tag_len(&self) -> usize {
+        <D as Digest>::output_size()
+    }
+}

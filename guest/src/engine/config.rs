@@ -1,0 +1,241 @@
+//! Building rustls configurations from [`ConfigOptions`]: parsed once per config and shared
+//! by every connection made from it.
+
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use super::names::{rustls_group, rustls_suite};
+use crate::crypto;
+use crate::types::{ClientAuth, ConfigOptions, Error, ErrorKind, ProtocolVersion, Role};
+
+/// A validated rustls configuration for one role.
+#[derive(Clone, Debug)]
+pub enum EngineConfig {
+    /// Client settings and the name to send and verify.
+    Client {
+        /// Shared rustls client config.
+        config: Arc<ClientConfig>,
+        /// SNI and verification name.
+        server_name: ServerName<'static>,
+    },
+    /// Server settings.
+    Server {
+        /// Shared rustls server config.
+        config: Arc<ServerConfig>,
+    },
+}
+
+impl EngineConfig {
+    /// Validates `options` and builds the rustls configuration.
+    pub fn build(options: &ConfigOptions) -> Result<Self, Error> {
+        let provider = Arc::new(provider_for(options)?);
+        let versions = versions_for(options);
+        match options.role {
+            Role::Client => build_client(options, provider, &versions),
+            Role::Server => build_server(options, provider, &versions),
+        }
+    }
+}
+
+/// The crate's provider restricted and ordered by the caller's suite and group lists.
+fn provider_for(options: &ConfigOptions) -> Result<CryptoProvider, Error> {
+    let mut provider = crypto::provider();
+    if !options.cipher_suites.is_empty() {
+        let all = std::mem::take(&mut provider.cipher_suites);
+        for wanted in &options.cipher_suites {
+            let id = rustls_suite(*wanted);
+            if let Some(suite) = all.iter().find(|s| s.suite() == id) {
+                provider.cipher_suites.push(*suite);
+            }
+        }
+    }
+    if !options.kx_groups.is_empty() {
+        let all = std::mem::take(&mut provider.kx_groups);
+        for wanted in &options.kx_groups {
+            let id = rustls_group(*wanted);
+            if let Some(group) = all.iter().find(|g| g.name() == id) {
+                provider.kx_groups.push(*group);
+            }
+        }
+    }
+    Ok(provider)
+}
+
+fn versions_for(options: &ConfigOptions) -> Vec<&'static SupportedProtocolVersion> {
+    let wanted = if options.versions.is_empty() {
+        &[ProtocolVersion::Tls13, ProtocolVersion::Tls12][..]
+    } else {
+        &options.versions[..]
+    };
+    let mut versions = Vec::new();
+    for version in wanted {
+        let v = match version {
+            ProtocolVersion::Tls13 => &rustls::version::TLS13,
+            ProtocolVersion::Tls12 => &rustls::version::TLS12,
+        };
+        if !versions.iter().any(|x: &&SupportedProtocolVersion| x.version == v.version) {
+            versions.push(v);
+        }
+    }
+    versions
+}
+
+fn build_client(
+    options: &ConfigOptions,
+    provider: Arc<CryptoProvider>,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<EngineConfig, Error> {
+    let name = options.server_name.as_deref().ok_or_else(|| {
+        Error::usage("missing-server-name", "a client config needs a server name")
+    })?;
+    let server_name = ServerName::try_from(name.to_owned()).map_err(|_| {
+        Error::usage("invalid-argument", format!("{name:?} is not a DNS name or IP address"))
+    })?;
+    let roots = root_store(&options.trust_anchors)?;
+    if roots.is_empty() {
+        return Err(Error::usage(
+            "missing-trust-anchors",
+            "a client config needs at least one trust anchor",
+        ));
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| internal("bad-certificate-data", e))?;
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|e| Error::usage("invalid-argument", e.to_string()))?
+        .with_webpki_verifier(verifier);
+    let mut config = if options.certificate_chain.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let (chain, key) = identity(options)?;
+        builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| internal("bad-private-key", e))?
+    };
+    config.alpn_protocols = alpn(options);
+    Ok(EngineConfig::Client {
+        config: Arc::new(config),
+        server_name,
+    })
+}
+
+fn build_server(
+    options: &ConfigOptions,
+    provider: Arc<CryptoProvider>,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<EngineConfig, Error> {
+    if options.certificate_chain.is_empty() {
+        return Err(Error::usage(
+            "missing-certificate",
+            "a server config needs a certificate chain and private key",
+        ));
+    }
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| Error::usage("invalid-argument", e.to_string()))?;
+    let builder = match options.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        policy => {
+            let roots = root_store(&options.trust_anchors)?;
+            if roots.is_empty() {
+                return Err(Error::usage(
+                    "missing-trust-anchors",
+                    "client authentication needs trust anchors for client certificates",
+                ));
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if policy == ClientAuth::Optional {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| internal("bad-certificate-data", e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let (chain, key) = identity(options)?;
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| internal("bad-private-key", e))?;
+    config.alpn_protocols = alpn(options);
+    // s2n sends one NewSessionTicket by default (R68); rustls would send two.
+    config.send_tls13_tickets = 1;
+    // Our order decides (as in s2n): ChaCha20-Poly1305 first is what keeps a wasm server fast.
+    config.ignore_client_order = true;
+    Ok(EngineConfig::Server {
+        config: Arc::new(config),
+    })
+}
+
+fn alpn(options: &ConfigOptions) -> Vec<Vec<u8>> {
+    options.alpn.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+/// Our certificate chain and key.
+fn identity(
+    options: &ConfigOptions,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let chain = certificates(&options.certificate_chain)?;
+    let key = options.private_key.as_deref().ok_or_else(|| {
+        Error::usage("missing-private-key", "a certificate chain needs its private key")
+    })?;
+    Ok((chain, private_key(key)?))
+}
+
+fn root_store(anchors: &[Vec<u8>]) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(anchors)? {
+        roots
+            .add(cert)
+            .map_err(|e| internal("bad-certificate-data", e))?;
+    }
+    Ok(roots)
+}
+
+/// Certificates from entries that are each a PEM bundle or one DER certificate.
+fn certificates(entries: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let mut out = Vec::new();
+    for entry in entries {
+        if is_pem(entry) {
+            let before = out.len();
+            for cert in CertificateDer::pem_slice_iter(entry) {
+                out.push(cert.map_err(|e| internal("bad-certificate-data", e))?);
+            }
+            if out.len() == before {
+                return Err(internal(
+                    "bad-certificate-data",
+                    "PEM data holds no CERTIFICATE block",
+                ));
+            }
+        } else {
+            out.push(CertificateDer::from(entry.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn private_key(data: &[u8]) -> Result<PrivateKeyDer<'static>, Error> {
+    if is_pem(data) {
+        PrivateKeyDer::from_pem_slice(data).map_err(|e| internal("bad-private-key", e))
+    } else {
+        PrivateKeyDer::try_from(data.to_vec()).map_err(|e| internal("bad-private-key", e))
+    }
+}
+
+fn is_pem(data: &[u8]) -> bool {
+    data.windows(10).any(|w| w == b"-----BEGIN")
+}
+
+fn internal(name: &'static str, error: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Internal, name, error.to_string())
+}
+

@@ -1,0 +1,62 @@
+//! rustls errors as tlsbox error values with stable names.
+
+use rustls::{AlertDescription, CertificateError, Error as TlsError};
+
+use crate::types::{Error, ErrorKind};
+
+/// The tlsbox error for a rustls error. `kind` follows s2n: a received alert is `alert`,
+/// anything the peer got wrong is `protocol`, our own failures are `internal`.
+pub fn from_rustls(error: &TlsError) -> Error {
+    let message = error.to_string();
+    let protocol = |name: &'static str, alert: AlertDescription| {
+        Error::new(ErrorKind::Protocol, name, message.clone()).with_alert(u8::from(alert))
+    };
+    match error {
+        TlsError::AlertReceived(alert) => {
+            Error::new(ErrorKind::Alert, "alert", message.clone()).with_alert(u8::from(*alert))
+        }
+        TlsError::InappropriateMessage { .. } | TlsError::InappropriateHandshakeMessage { .. } => {
+            protocol("unexpected-message", AlertDescription::UnexpectedMessage)
+        }
+        TlsError::InvalidMessage(_) => protocol("bad-message", AlertDescription::DecodeError),
+        TlsError::DecryptError => protocol("decrypt", AlertDescription::BadRecordMac),
+        TlsError::PeerSentOversizedRecord => {
+            protocol("record-too-large", AlertDescription::RecordOverflow)
+        }
+        TlsError::PeerIncompatible(_) => {
+            protocol("handshake-failure", AlertDescription::HandshakeFailure)
+        }
+        TlsError::PeerMisbehaved(_) => {
+            protocol("peer-misbehaved", AlertDescription::IllegalParameter)
+        }
+        TlsError::NoCertificatesPresented => {
+            protocol("no-certificate", AlertDescription::CertificateRequired)
+        }
+        TlsError::NoApplicationProtocol => {
+            protocol("no-application-protocol", AlertDescription::NoApplicationProtocol)
+        }
+        TlsError::InvalidCertificate(cert) => {
+            protocol(certificate_error_name(cert), AlertDescription::from(cert.clone()))
+        }
+        TlsError::EncryptError => Error::new(ErrorKind::Protocol, "encrypt", message),
+        TlsError::HandshakeNotComplete => {
+            Error::new(ErrorKind::Usage, "handshake-not-complete", message)
+        }
+        _ => Error::new(ErrorKind::Internal, "internal", message),
+    }
+}
+
+fn certificate_error_name(error: &CertificateError) -> &'static str {
+    match error {
+        CertificateError::UnknownIssuer => "untrusted-certificate",
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "certificate-name-mismatch"
+        }
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => "certificate-expired",
+        CertificateError::BadSignature => "bad-certificate-signature",
+        _ => "bad-certificate",
+    }
+}

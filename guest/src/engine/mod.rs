@@ -1,0 +1,10 @@
+//! The TLS engine: every rustls call in tlsbox lives under this module, so moving to
+//! rustls 0.24 (which reshapes the connection API) touches nothing else.
+
+mod config;
+mod errors;
+mod names;
+mod session;
+
+pub use config::EngineConfig;
+pub use session::Session;

@@ -1,0 +1,150 @@
+//! One TLS session: rustls's buffered connection, fed exactly one record at a time.
+
+use std::io::{Read, Write};
+
+use rustls::{ClientConnection, Connection, ServerConnection};
+
+use super::config::EngineConfig;
+use super::errors::from_rustls;
+use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
+use crate::types::{Error, ErrorKind, ProtocolVersion, SessionInfo};
+
+/// The TLS state machine. Callers hand it whole records and take whole records back; it
+/// never touches a transport.
+pub struct Session {
+    conn: Connection,
+    /// The client's SNI name (rustls exposes it only on servers).
+    client_server_name: Option<String>,
+    /// Unread plaintext of the record fed last.
+    plaintext: usize,
+    /// A close_notify has been processed.
+    peer_closed: bool,
+}
+
+impl Session {
+    /// Starts a session; a client queues its ClientHello at once.
+    pub fn new(config: &EngineConfig) -> Result<Self, Error> {
+        let (conn, client_server_name) = match config {
+            EngineConfig::Client {
+                config,
+                server_name,
+            } => {
+                let conn = ClientConnection::new(config.clone(), server_name.clone())
+                    .map_err(|e| from_rustls(&e))?;
+                (Connection::from(conn), Some(server_name.to_str().into_owned()))
+            }
+            EngineConfig::Server { config } => {
+                let conn = ServerConnection::new(config.clone()).map_err(|e| from_rustls(&e))?;
+                (Connection::from(conn), None)
+            }
+        };
+        let mut session = Session {
+            conn,
+            client_server_name,
+            plaintext: 0,
+            peer_closed: false,
+        };
+        // The connection layer sizes records itself; rustls must never split or hold them.
+        session.conn.set_buffer_limit(None);
+        Ok(session)
+    }
+
+    /// Whether the handshake is still running.
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// Appends every record rustls has ready (handshake, alerts, tickets, KeyUpdate) to `out`.
+    pub fn drain_outgoing(&mut self, out: &mut Vec<u8>) {
+        while self.conn.wants_write() {
+            // Writing into a Vec cannot fail.
+            if self.conn.write_tls(out).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Processes one complete record (header included).
+    pub fn feed_record(&mut self, record: &[u8]) -> Result<(), Error> {
+        let mut rest = record;
+        while !rest.is_empty() {
+            match self.conn.read_tls(&mut rest) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(Error::new(ErrorKind::Internal, "internal", e.to_string())),
+            }
+        }
+        let state = self.conn.process_new_packets().map_err(|e| from_rustls(&e))?;
+        self.plaintext = state.plaintext_bytes_to_read();
+        self.peer_closed = state.peer_has_closed();
+        Ok(())
+    }
+
+    /// Encrypts `data` (at most 16384 bytes, so exactly one record) and appends it to `out`.
+    pub fn encrypt(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.conn
+            .writer()
+            .write_all(data)
+            .map_err(|e| Error::new(ErrorKind::Internal, "internal", e.to_string()))?;
+        self.drain_outgoing(out);
+        Ok(())
+    }
+
+    /// Unread plaintext bytes of the current record.
+    pub fn plaintext_len(&self) -> usize {
+        self.plaintext
+    }
+
+    /// Takes up to `max` bytes of plaintext.
+    pub fn read_plaintext(&mut self, max: usize) -> Vec<u8> {
+        let mut buf = vec![0; max.min(self.plaintext)];
+        let n = self.conn.reader().read(&mut buf).unwrap_or(0);
+        buf.truncate(n);
+        self.plaintext -= n;
+        buf
+    }
+
+    /// Whether the peer's close_notify has been processed.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// Queues a close_notify alert.
+    pub fn send_close_notify(&mut self) {
+        self.conn.send_close_notify();
+    }
+
+    /// The negotiated protocol version, once known.
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.conn.protocol_version().and_then(version_from_rustls)
+    }
+
+    /// What the handshake negotiated, once it is complete.
+    pub fn info(&self) -> Option<SessionInfo> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        let server_name = match &self.conn {
+            Connection::Client(_) => self.client_server_name.clone(),
+            Connection::Server(server) => server.server_name().map(str::to_owned),
+        };
+        Some(SessionInfo {
+            version: self.version()?,
+            cipher_suite: suite_from_rustls(self.conn.negotiated_cipher_suite()?.suite())?,
+            kx_group: self
+                .conn
+                .negotiated_key_exchange_group()
+                .and_then(|g| group_from_rustls(g.name())),
+            alpn: self
+                .conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            server_name,
+            peer_certificates: self
+                .conn
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.to_vec()).collect())
+                .unwrap_or_default(),
+        })
+    }
+}

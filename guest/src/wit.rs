@@ -1,0 +1,218 @@
+//! The WIT glue: converts between the generated bindings and the native types, and nothing
+//! else. All behaviour lives in `conn`, `engine` and `crypto`.
+
+use std::cell::RefCell;
+
+use crate::conn;
+use crate::io;
+use crate::types;
+
+wit_bindgen::generate!({
+    world: "endpoint",
+    path: "../wit",
+});
+
+use exports::tlsbox::tls::tls::{self as wit, ConfigBorrow};
+use tlsbox::tls::transport;
+use tlsbox::tls::types as wtypes;
+
+struct Component;
+
+export!(Component);
+
+impl wit::Guest for Component {
+    type Config = ConfigResource;
+    type Connection = ConnectionResource;
+}
+
+/// The exported `config` resource.
+pub struct ConfigResource(conn::Config);
+
+/// The exported `connection` resource; WIT methods take `&self`, so state sits in a cell
+/// (the host never re-enters the guest, so the borrow cannot collide).
+pub struct ConnectionResource(RefCell<conn::Connection<HostSocket>>);
+
+/// The imported socket as the connection layer's [`io::Socket`].
+pub struct HostSocket(transport::Socket);
+
+impl io::Socket for HostSocket {
+    fn send(&mut self, data: &[u8]) -> Result<u32, types::IoError> {
+        self.0.send(data).map_err(io_error)
+    }
+
+    fn recv(&mut self, max: u32) -> Result<Vec<u8>, types::IoError> {
+        self.0.recv(max).map_err(io_error)
+    }
+}
+
+impl wit::GuestConfig for ConfigResource {
+    fn new(options: wit::ConfigOptions) -> Result<Self, wit::Error> {
+        conn::Config::new(&config_options(options))
+            .map(ConfigResource)
+            .map_err(error)
+    }
+}
+
+impl wit::GuestConnection for ConnectionResource {
+    fn new(config: ConfigBorrow<'_>, socket: transport::Socket) -> Result<Self, wit::Error> {
+        let config = &config.get::<ConfigResource>().0;
+        conn::Connection::new(config, HostSocket(socket))
+            .map(|c| ConnectionResource(RefCell::new(c)))
+            .map_err(error)
+    }
+
+    fn negotiate(&self) -> Result<(), wit::Error> {
+        self.0.borrow_mut().negotiate().map_err(error)
+    }
+
+    fn send(&self, data: Vec<u8>) -> Result<wit::Progress, wit::Error> {
+        let progress = self.0.borrow_mut().send(&data).map_err(error)?;
+        Ok(wit::Progress {
+            bytes: u32::try_from(progress.bytes).unwrap_or(u32::MAX),
+            blocked: blocked(progress.blocked),
+        })
+    }
+
+    fn flush(&self) -> Result<(), wit::Error> {
+        self.0.borrow_mut().flush().map_err(error)
+    }
+
+    fn recv(&self, max: u32) -> Result<wit::Received, wit::Error> {
+        let received = self.0.borrow_mut().recv(max as usize).map_err(error)?;
+        Ok(wit::Received {
+            data: received.data,
+            blocked: blocked(received.blocked),
+        })
+    }
+
+    fn peek(&self) -> u32 {
+        u32::try_from(self.0.borrow().peek()).unwrap_or(u32::MAX)
+    }
+
+    fn shutdown(&self) -> Result<(), wit::Error> {
+        self.0.borrow_mut().shutdown().map_err(error)
+    }
+
+    fn session_info(&self) -> Option<wit::SessionInfo> {
+        let info = self.0.borrow().session_info()?;
+        Some(wit::SessionInfo {
+            version: version_out(info.version),
+            cipher_suite: suite_out(info.cipher_suite),
+            kx_group: info.kx_group.map(group_out),
+            alpn: info.alpn,
+            server_name: info.server_name,
+            peer_certificates: info.peer_certificates,
+        })
+    }
+
+    fn wire_bytes_out(&self) -> u64 {
+        self.0.borrow().wire_bytes_out()
+    }
+
+    fn wire_bytes_in(&self) -> u64 {
+        self.0.borrow().wire_bytes_in()
+    }
+
+    fn alert_received(&self) -> Option<u8> {
+        self.0.borrow().alert_received()
+    }
+}
+
+fn io_error(e: wtypes::IoError) -> types::IoError {
+    match e {
+        wtypes::IoError::WouldBlock => types::IoError::WouldBlock,
+        wtypes::IoError::Closed => types::IoError::Closed,
+        wtypes::IoError::BrokenPipe => types::IoError::BrokenPipe,
+        wtypes::IoError::Other(message) => types::IoError::Other(message),
+    }
+}
+
+fn error(e: types::Error) -> wit::Error {
+    wit::Error {
+        kind: match e.kind {
+            types::ErrorKind::Io => wtypes::ErrorKind::Io,
+            types::ErrorKind::Closed => wtypes::ErrorKind::Closed,
+            types::ErrorKind::Blocked => wtypes::ErrorKind::Blocked,
+            types::ErrorKind::Alert => wtypes::ErrorKind::Alert,
+            types::ErrorKind::Protocol => wtypes::ErrorKind::Protocol,
+            types::ErrorKind::Internal => wtypes::ErrorKind::Internal,
+            types::ErrorKind::Usage => wtypes::ErrorKind::Usage,
+        },
+        name: e.name.to_owned(),
+        message: e.message,
+        blocked: blocked(e.blocked),
+        alert: e.alert,
+    }
+}
+
+fn blocked(b: types::Blocked) -> wtypes::Blocked {
+    match b {
+        types::Blocked::NotBlocked => wtypes::Blocked::NotBlocked,
+        types::Blocked::OnRead => wtypes::Blocked::OnRead,
+        types::Blocked::OnWrite => wtypes::Blocked::OnWrite,
+        types::Blocked::OnApplicationInput => wtypes::Blocked::OnApplicationInput,
+        types::Blocked::OnEarlyData => wtypes::Blocked::OnEarlyData,
+    }
+}
+
+fn config_options(o: wit::ConfigOptions) -> types::ConfigOptions {
+    types::ConfigOptions {
+        role: match o.role {
+            wtypes::Role::Client => types::Role::Client,
+            wtypes::Role::Server => types::Role::Server,
+        },
+        server_name: o.server_name,
+        trust_anchors: o.trust_anchors,
+        certificate_chain: o.certificate_chain,
+        private_key: o.private_key,
+        alpn: o.alpn,
+        versions: o.versions.into_iter().map(version_in).collect(),
+        cipher_suites: o.cipher_suites.into_iter().map(suite_in).collect(),
+        kx_groups: o.kx_groups.into_iter().map(group_in).collect(),
+        client_auth: match o.client_auth {
+            wtypes::ClientAuth::None => types::ClientAuth::None,
+            wtypes::ClientAuth::Optional => types::ClientAuth::Optional,
+            wtypes::ClientAuth::Required => types::ClientAuth::Required,
+        },
+        record_sizing: match o.record_sizing {
+            wtypes::RecordSizing::Default => types::RecordSizing::Default,
+            wtypes::RecordSizing::PreferThroughput => types::RecordSizing::PreferThroughput,
+            wtypes::RecordSizing::PreferLowLatency => types::RecordSizing::PreferLowLatency,
+        },
+    }
+}
+
+/// Generates both directions of a one-to-one enum mapping.
+macro_rules! enum_map {
+    ($into:ident, $out:ident, $wit:ty, $native:ty, [$($w:ident <=> $n:ident),* $(,)?]) => {
+        fn $into(v: $wit) -> $native {
+            match v { $(<$wit>::$w => <$native>::$n),* }
+        }
+        fn $out(v: $native) -> $wit {
+            match v { $(<$native>::$n => <$wit>::$w),* }
+        }
+    };
+}
+
+enum_map!(version_in, version_out, wtypes::ProtocolVersion, types::ProtocolVersion, [
+    Tls12 <=> Tls12,
+    Tls13 <=> Tls13,
+]);
+
+enum_map!(group_in, group_out, wtypes::KxGroup, types::KxGroup, [
+    X25519 <=> X25519,
+    Secp256r1 <=> Secp256r1,
+    Secp384r1 <=> Secp384r1,
+]);
+
+enum_map!(suite_in, suite_out, wtypes::CipherSuite, types::CipherSuite, [
+    Tls13Chacha20Poly1305Sha256 <=> Tls13Chacha20Poly1305Sha256,
+    Tls13Aes128GcmSha256 <=> Tls13Aes128GcmSha256,
+    Tls13Aes256GcmSha384 <=> Tls13Aes256GcmSha384,
+    TlsEcdheEcdsaWithChacha20Poly1305Sha256 <=> TlsEcdheEcdsaWithChacha20Poly1305Sha256,
+    TlsEcdheRsaWithChacha20Poly1305Sha256 <=> TlsEcdheRsaWithChacha20Poly1305Sha256,
+    TlsEcdheEcdsaWithAes128GcmSha256 <=> TlsEcdheEcdsaWithAes128GcmSha256,
+    TlsEcdheRsaWithAes128GcmSha256 <=> TlsEcdheRsaWithAes128GcmSha256,
+    TlsEcdheEcdsaWithAes256GcmSha384 <=> TlsEcdheEcdsaWithAes256GcmSha384,
+    TlsEcdheRsaWithAes256GcmSha384 <=> TlsEcdheRsaWithAes256GcmSha384,
+]);

@@ -1,0 +1,173 @@
+//! The wasmtime embedding: one shared engine and pre-instantiated component, and a store
+//! per endpoint with a memory limit and a per-call deadline.
+
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{self, EndpointPre, IoError};
+use crate::error::Error;
+use crate::transport::SocketSlot;
+
+/// The guest component, built by `build.rs`.
+const GUEST_WASM: &[u8] = include_bytes!(env!("TLSBOX_GUEST_WASM"));
+
+/// How often the epoch advances; per-call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits applied to every endpoint's store.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest linear memory a guest instance may grow to.
+    pub memory_bytes: usize,
+    /// Longest a single guest call may run before it is stopped with a `trap` error.
+    pub call_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            call_deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The compiled component and everything shared between endpoints. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    pre: EndpointPre<HostState>,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// Compiles the embedded component with `limits`.
+    pub fn new(limits: Limits) -> Result<Self, Error> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(Error::trap)?;
+        let component = Component::new(&engine, GUEST_WASM).map_err(Error::trap)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::trap)?;
+        bindings::Endpoint::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(Error::trap)?;
+        let pre = EndpointPre::new(linker.instantiate_pre(&component).map_err(Error::trap)?)
+            .map_err(Error::trap)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                pre,
+                limits,
+            }),
+        })
+    }
+
+    /// A process-wide runtime with default limits, compiled on first use.
+    pub fn shared() -> Result<Self, Error> {
+        static SHARED: OnceLock<Result<Runtime, Error>> = OnceLock::new();
+        SHARED.get_or_init(|| Runtime::new(Limits::default())).clone()
+    }
+
+    /// A fresh store and instance.
+    pub(crate) fn instantiate(&self) -> Result<(Store<HostState>, bindings::Endpoint), Error> {
+        let state = HostState {
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.inner.limits.memory_bytes)
+                .build(),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limits);
+        self.arm_deadline(&mut store);
+        let instance = self.inner.pre.instantiate(&mut store).map_err(Error::trap)?;
+        Ok((store, instance))
+    }
+
+    /// Restarts the per-call deadline; called before every guest call.
+    pub(crate) fn arm_deadline(&self, store: &mut Store<HostState>) {
+        let ticks = self.inner.limits.call_deadline.as_millis() / EPOCH_TICK.as_millis();
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+    }
+}
+
+/// Advances the engine's epoch until the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("tlsbox-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        })
+        .ok();
+}
+
+/// Per-store host state: the resource table holding transports, WASI, and limits.
+pub(crate) struct HostState {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    limits: StoreLimits,
+}
+
+impl HostState {
+    /// Puts a transport in the table for the guest to own.
+    pub(crate) fn push_socket(
+        &mut self,
+        slot: SocketSlot,
+    ) -> Result<Resource<SocketSlot>, Error> {
+        self.table
+            .push(slot)
+            .map_err(|e| Error::trap(wasmtime::Error::from(e)))
+    }
+
+    fn slot(&mut self, socket: &Resource<SocketSlot>) -> Result<&mut SocketSlot, IoError> {
+        self.table
+            .get_mut(socket)
+            .map_err(|e| IoError::Other(format!("unknown socket handle: {e}")))
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::tlsbox::tls::types::Host for HostState {}
+
+impl bindings::tlsbox::tls::transport::Host for HostState {}
+
+impl bindings::tlsbox::tls::transport::HostSocket for HostState {
+    fn send(&mut self, socket: Resource<SocketSlot>, data: Vec<u8>) -> Result<u32, IoError> {
+        let n = self.slot(&socket)?.0.send(&data)?;
+        // A transport cannot take more than it was offered; pass the claim on unclamped
+        // only when it fits, and let the guest report an over-claim.
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn recv(&mut self, socket: Resource<SocketSlot>, max: u32) -> Result<Vec<u8>, IoError> {
+        self.slot(&socket)?.0.recv(max as usize)
+    }
+
+    fn drop(&mut self, socket: Resource<SocketSlot>) -> wasmtime::Result<()> {
+        self.table.delete(socket)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! Shared test support: certificates, native rustls peers (ring provider), and a driver
+//! that pumps ciphertext between a component connection and a native peer in memory.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+
+use rustls::crypto::{CryptoProvider, ring};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tlsbox::pki::Pki;
+use tlsbox::{Config, Connection, Runtime, ScriptedTransport};
+
+/// The process-wide runtime (the component is compiled once per test binary).
+pub fn runtime() -> Runtime {
+    Runtime::shared().expect("the component compiles")
+}
+
+/// ECDSA P-256 certificates for localhost and 127.0.0.1, made once per test binary.
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| Pki::generate(&["localhost", "127.0.0.1"]).expect("rcgen works"))
+}
+
+/// A component client config trusting `pki`'s CA.
+pub fn client_config(pki: &Pki) -> Config {
+    Config::client("localhost").trust(pki.ca_pem.as_bytes())
+}
+
+/// A component server config with `pki`'s server identity.
+pub fn server_config(pki: &Pki) -> Config {
+    Config::server(pki.server_cert_pem.as_bytes(), pki.server_key_pem.as_bytes())
+}
+
+fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("valid PEM")
+}
+
+fn key(pem: &str) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).expect("valid key PEM")
+}
+
+/// ring's provider, optionally restricted to one suite.
+pub fn ring_provider(suite: Option<rustls::CipherSuite>) -> Arc<CryptoProvider> {
+    let mut provider = ring::default_provider();
+    if let Some(suite) = suite {
+        provider.cipher_suites.retain(|s| s.suite() == suite);
+    }
+    Arc::new(provider)
+}
+
+/// A native rustls server with `pki`'s identity.
+pub fn native_server(pki: &Pki, provider: Arc<CryptoProvider>) -> Arc<ServerConfig> {
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs(&pki.server_cert_pem), key(&pki.server_key_pem))
+        .expect("server identity");
+    Arc::new(config)
+}
+
+/// A native rustls client trusting `pki`'s CA.
+pub fn native_client(pki: &Pki, provider: Arc<CryptoProvider>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in certs(&pki.ca_pem) {
+        roots.add(cert).expect("CA");
+    }
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// A component connection and a native peer joined by a scripted in-memory wire.
+pub struct MemPair {
+    /// The component side.
+    pub conn: Connection,
+    /// The component's transport (scripts, call log).
+    pub wire: ScriptedTransport,
+    /// The native rustls side.
+    pub peer: rustls::Connection,
+    /// Plaintext the peer has received and not yet handed out.
+    inbox: Vec<u8>,
+}
+
+impl MemPair {
+    /// Component client against a native server.
+    pub fn client(config: &Config, peer: Arc<ServerConfig>) -> Self {
+        let wire = ScriptedTransport::new();
+        let conn = Connection::new(&runtime(), config, wire.clone()).expect("connection");
+        let mut peer = rustls::ServerConnection::new(peer).expect("native server");
+        peer.set_buffer_limit(None);
+        MemPair { conn, wire, peer: peer.into(), inbox: Vec::new() }
+    }
+
+    /// Component server against a native client connecting to "localhost".
+    pub fn server(config: &Config, peer: Arc<ClientConfig>) -> Self {
+        let wire = ScriptedTransport::new();
+        let conn = Connection::new(&runtime(), config, wire.clone()).expect("connection");
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut peer = rustls::ClientConnection::new(peer, name).expect("native client");
+        peer.set_buffer_limit(None);
+        MemPair { conn, wire, peer: peer.into(), inbox: Vec::new() }
+    }
+
+    /// Moves the component's output into the peer and the peer's output to the component.
+    pub fn pump(&mut self) -> Result<(), rustls::Error> {
+        let out = self.wire.take_outbound();
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            self.peer.read_tls(&mut rest).expect("in-memory read");
+            self.peer.process_new_packets()?;
+            // Drain plaintext as it comes so rustls's receive buffer never fills.
+            let mut buf = [0u8; 16384];
+            while let Ok(n @ 1..) = self.peer.reader().read(&mut buf) {
+                self.inbox.extend_from_slice(&buf[..n]);
+            }
+        }
+        let mut back = Vec::new();
+        while self.peer.wants_write() {
+            self.peer.write_tls(&mut back).expect("in-memory write");
+        }
+        self.wire.push_inbound(&back);
+        Ok(())
+    }
+
+    /// Runs the handshake to completion on both sides.
+    pub fn handshake(&mut self) -> Result<(), String> {
+        for _ in 0..64 {
+            match self.conn.negotiate() {
+                Ok(()) => {
+                    self.pump().map_err(|e| format!("peer: {e}"))?;
+                    if !self.peer.is_handshaking() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.is_blocked() => self.pump().map_err(|e| format!("peer: {e}"))?,
+                Err(e) => return Err(format!("component: {e}")),
+            }
+        }
+        Err("handshake did not finish".into())
+    }
+
+    /// The peer sends `data`.
+    pub fn peer_send(&mut self, data: &[u8]) {
+        self.peer.writer().write_all(data).expect("peer write");
+        self.pump().expect("pump");
+    }
+
+    /// Everything the peer has received so far.
+    pub fn peer_received(&mut self) -> Vec<u8> {
+        self.pump().expect("pump");
+        std::mem::take(&mut self.inbox)
+    }
+
+    /// Receives exactly `n` bytes on the component side, pumping as needed.
+    pub fn recv_exact(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.conn.recv(n - out.len()) {
+                Ok(r) => {
+                    assert!(!r.data.is_empty(), "unexpected close_notify");
+                    out.extend_from_slice(&r.data);
+                }
+                Err(e) if e.is_blocked() => self.pump().expect("pump"),
+                Err(e) => panic!("recv failed: {e}"),
+            }
+        }
+        out
+    }
+}
+
+/// A pseudo-random payload (xorshift), so corrupted or reordered bytes are detected.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A native rustls echo server on loopback for one connection; returns its address and a
+/// handle yielding the bytes it echoed.
+pub fn native_echo_server(config: Arc<ServerConfig>) -> (String, JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let handle = thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        let conn = rustls::ServerConnection::new(config).expect("server");
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut echoed = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match tls.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    tls.write_all(&buf[..n]).expect("echo");
+                    echoed.extend_from_slice(&buf[..n]);
+                }
+                Err(_) => break,
+            }
+        }
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        echoed
+    });
+    (addr, handle)
+}
+
+/// Connects a native rustls client to `addr`, sends `data`, reads the same amount back,
+/// then closes; returns what it read.
+pub fn native_client_exchange(config: Arc<ClientConfig>, addr: &str, data: &[u8]) -> Vec<u8> {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    let name = ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(config, name).expect("client");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let writer_data = data.to_vec();
+    tls.write_all(&writer_data).expect("write");
+    let mut back = vec![0u8; data.len()];
+    tls.read_exact(&mut back).expect("read echo");
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    back
+}

@@ -1,0 +1,175 @@
+//! The transport contract's basics through the real component: wire sizes, callback
+//! lengths, blocked statuses and retry (the full send and receive tables have their own
+//! suites).
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+use tlsbox::scripted::{Direction, Step};
+use tlsbox::{Blocked, CipherSuite, ErrorKind};
+
+/// A handshaken TLS 1.3 AES-256-GCM pair (the contract's fixture) with the call log cleared.
+fn fixture() -> MemPair {
+    let config = client_config(pki()).cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384]);
+    let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
+    pair.handshake().unwrap();
+    // Consume the server's session ticket now so it does not show up in the receive tests
+    // (the contract's fixture has tickets off): a record with no application data blocks.
+    pair.pump().unwrap();
+    let err = pair.conn.recv(1).unwrap_err();
+    assert_eq!((err.kind, err.blocked), (ErrorKind::Blocked, Blocked::OnRead));
+    pair.wire.clear_calls();
+    pair
+}
+
+fn lens(pair: &MemPair, direction: Direction) -> Vec<usize> {
+    pair.wire.calls().iter().filter(|c| c.direction == direction).map(|c| c.requested).collect()
+}
+
+#[test]
+fn t1_basic_send_is_one_34_byte_record() {
+    // R11, T1
+    let mut pair = fixture();
+    let before = pair.conn.wire_bytes_out().unwrap();
+    let p = pair.conn.send(b"hello world\0").unwrap();
+    assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
+    assert_eq!(lens(&pair, Direction::Send), vec![34]);
+    assert_eq!(pair.conn.wire_bytes_out().unwrap() - before, 34);
+    assert_eq!(pair.peer_received(), b"hello world\0");
+}
+
+#[test]
+fn t3_big_send_is_records_of_8109_8109_242() {
+    // R8, R32, T3
+    let mut pair = fixture();
+    let big = payload(16394, 1);
+    let p = pair.conn.send(&big).unwrap();
+    assert_eq!((p.bytes, p.blocked), (16394, Blocked::NotBlocked));
+    assert_eq!(lens(&pair, Direction::Send), vec![8109, 8109, 242]);
+    assert_eq!(pair.peer_received(), big);
+}
+
+#[test]
+fn t4_short_writes_are_absorbed() {
+    // R6, T4
+    let mut pair = fixture();
+    pair.wire.script_send([Step::Allow(1), Step::Allow(5), Step::Allow(2)]);
+    let p = pair.conn.send(b"hello world\0").unwrap();
+    assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
+    assert_eq!(lens(&pair, Direction::Send), vec![34, 33, 28, 26]);
+    assert_eq!(pair.peer_received(), b"hello world\0");
+}
+
+#[test]
+fn blocked_send_is_retried_with_the_same_data() {
+    // R21, R23: nothing acknowledged -> io-blocked on-write; the retry completes.
+    let mut pair = fixture();
+    pair.wire.script_send([Step::WouldBlock]);
+    let err = pair.conn.send(b"hello world\0").unwrap_err();
+    assert_eq!((err.kind, err.name.as_str(), err.blocked), (ErrorKind::Blocked, "io-blocked", Blocked::OnWrite));
+    let p = pair.conn.send(b"hello world\0").unwrap();
+    assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
+    assert_eq!(pair.peer_received(), b"hello world\0", "no byte lost or doubled");
+}
+
+#[test]
+fn partial_send_reports_whole_records() {
+    // R20, R21: the first record goes out, the second blocks -> 8087, on-write.
+    let mut pair = fixture();
+    let big = payload(16394, 2);
+    pair.wire.script_send([Step::All, Step::Allow(100), Step::WouldBlock]);
+    let p = pair.conn.send(&big).unwrap();
+    assert_eq!((p.bytes, p.blocked), (8087, Blocked::OnWrite));
+    let p = pair.conn.send(&big[8087..]).unwrap();
+    assert_eq!((p.bytes, p.blocked), (16394 - 8087, Blocked::NotBlocked));
+    assert_eq!(pair.peer_received(), big);
+}
+
+#[test]
+fn t31_recv_reads_header_then_exact_body_and_peek() {
+    // R7, R43, R48, R52, T31
+    let mut pair = fixture();
+    pair.peer_send(b"hello world\0");
+    let r = pair.conn.recv(5).unwrap();
+    assert_eq!((r.data.as_slice(), r.blocked), (&b"hello"[..], Blocked::OnRead));
+    assert_eq!(lens(&pair, Direction::Recv), vec![5, 29]);
+    assert_eq!(pair.conn.peek().unwrap(), 7);
+    let r = pair.conn.recv(0).unwrap();
+    assert_eq!((r.data.len(), r.blocked), (0, Blocked::OnRead));
+    let r = pair.conn.recv(100).unwrap();
+    assert_eq!((r.data.as_slice(), r.blocked), (&b" world\0"[..], Blocked::NotBlocked));
+    assert_eq!(lens(&pair, Direction::Recv), vec![5, 29], "no new callback call");
+    assert_eq!(pair.conn.peek().unwrap(), 0);
+    let err = pair.conn.recv(100).unwrap_err();
+    assert_eq!((err.kind, err.blocked), (ErrorKind::Blocked, Blocked::OnRead));
+    let r = pair.conn.recv(0).unwrap();
+    assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
+}
+
+#[test]
+fn t32_byte_trickle_keeps_the_partial_record() {
+    // R7, R47, T32
+    let mut pair = fixture();
+    pair.peer.writer().write_all(b"hello world\0").unwrap();
+    let mut record = Vec::new();
+    while pair.peer.wants_write() {
+        pair.peer.write_tls(&mut record).unwrap();
+    }
+    assert_eq!(record.len(), 34);
+    pair.wire.push_inbound(&record[..3]);
+    assert!(pair.conn.recv(100).unwrap_err().is_blocked());
+    assert_eq!(pair.conn.peek().unwrap(), 0);
+    pair.wire.push_inbound(&record[3..33]);
+    assert!(pair.conn.recv(100).unwrap_err().is_blocked());
+    pair.wire.push_inbound(&record[33..]);
+    let r = pair.conn.recv(100).unwrap();
+    assert_eq!(r.data, b"hello world\0");
+    let recv: Vec<(usize, Result<usize, tlsbox::IoError>)> = pair
+        .wire
+        .calls()
+        .iter()
+        .filter(|c| c.direction == Direction::Recv)
+        .map(|c| (c.requested, c.outcome.clone()))
+        .collect();
+    let would_block = Err(tlsbox::IoError::WouldBlock);
+    assert_eq!(
+        recv,
+        vec![(5, Ok(3)), (2, would_block.clone()), (2, Ok(2)), (29, Ok(28)), (1, would_block), (1, Ok(1))]
+    );
+}
+
+#[test]
+fn close_notify_reads_as_zero_bytes_and_eof_as_closed() {
+    // R44, R54, R56
+    let mut pair = fixture();
+    pair.peer.send_close_notify();
+    pair.pump().unwrap();
+    for _ in 0..3 {
+        let r = pair.conn.recv(100).unwrap();
+        assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
+    }
+    let mut pair = fixture();
+    pair.wire.script_recv([Step::Eof]);
+    let err = pair.conn.recv(100).unwrap_err();
+    assert_eq!((err.kind, err.blocked), (ErrorKind::Closed, Blocked::OnRead));
+    // TLS 1.3 keeps the write side open after EOF (R28).
+    assert_eq!(pair.conn.send(b"x").unwrap().bytes, 1);
+}
+
+#[test]
+fn shutdown_exchanges_close_notify() {
+    // R61, R62: 24-byte encrypted close_notify out, wait for the peer's.
+    let mut pair = fixture();
+    let err = pair.conn.shutdown().unwrap_err();
+    assert_eq!((err.kind, err.blocked), (ErrorKind::Blocked, Blocked::OnRead));
+    assert_eq!(lens(&pair, Direction::Send), vec![24]);
+    pair.pump().unwrap();
+    pair.peer.send_close_notify();
+    pair.pump().unwrap();
+    pair.conn.shutdown().unwrap();
+    pair.conn.shutdown().unwrap();
+    assert_eq!(pair.conn.send(b"x").unwrap_err().kind, ErrorKind::Closed);
+    assert_eq!(pair.conn.recv(10).unwrap().data.len(), 0);
+}
