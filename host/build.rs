@@ -9,7 +9,10 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host/ sits in the workspace").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace")
+        .to_path_buf();
     for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
@@ -20,7 +23,16 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "-p", "tlsbox-guest", "--lib", "--profile", "guest", "--target", TARGET])
+        .args([
+            "build",
+            "-p",
+            "tlsbox-guest",
+            "--lib",
+            "--profile",
+            "guest",
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // Settings meant for the host build must not leak into the guest build.
@@ -31,14 +43,26 @@ fn main() {
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_RUSTFLAGS",
         "CARGO_PROFILE_RELEASE_DEBUG",
+        // `cargo clippy` runs rustc through clippy-driver; the guest build must not.
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
     ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("run cargo to build the guest");
     assert!(status.success(), "building the guest component failed");
 
-    let wasm = target_dir.join(TARGET).join("guest").join("tlsbox_guest.wasm");
-    assert!(wasm.exists(), "guest component missing at {}", wasm.display());
+    let wasm = target_dir
+        .join(TARGET)
+        .join("guest")
+        .join("tlsbox_guest.wasm");
+    assert!(
+        wasm.exists(),
+        "guest component missing at {}",
+        wasm.display()
+    );
     println!("cargo:rustc-env=TLSBOX_GUEST_WASM={}", wasm.display());
 }
 
@@ -64,11 +88,16 @@ fn ensure_wasm_target() {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     if let Some(sysroot) = sysroot
-        && Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists()
+        && Path::new(&sysroot)
+            .join("lib/rustlib")
+            .join(TARGET)
+            .exists()
     {
         return;
     }
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     assert!(
         matches!(status, Ok(s) if s.success()),
         "the {TARGET} target is missing and `rustup target add {TARGET}` failed"

@@ -12,9 +12,16 @@ use tlsbox::{Blocked, Connection, ErrorKind, ScriptedTransport};
 fn untrusted_certificate_is_rejected() {
     // The server presents a chain from a CA the client does not trust.
     let other = Pki::generate(&["localhost"]).unwrap();
-    let mut pair = MemPair::client(&client_config(pki()), native_server(&other, ring_provider(None)));
+    let mut pair = MemPair::client(
+        &client_config(pki()),
+        native_server(&other, ring_provider(None)),
+    );
     let err = handshake_error(&mut pair);
-    assert_eq!((err.kind, err.name.as_str()), (ErrorKind::Protocol, "untrusted-certificate"), "{err}");
+    assert_eq!(
+        (err.kind, err.name.as_str()),
+        (ErrorKind::Protocol, "untrusted-certificate"),
+        "{err}"
+    );
     assert_eq!(err.alert, Some(48), "unknown_ca");
     assert_eq!(err.blocked, Blocked::OnRead);
 }
@@ -45,7 +52,11 @@ fn garbage_peer_is_a_protocol_error_for_both_roles() {
                 Ok(()) => panic!("handshake with garbage succeeded"),
             }
         };
-        assert_eq!((err.kind, err.name.as_str()), (ErrorKind::Protocol, "bad-message"), "{err}");
+        assert_eq!(
+            (err.kind, err.name.as_str()),
+            (ErrorKind::Protocol, "bad-message"),
+            "{err}"
+        );
         // The connection stays a value: later calls report it closed, not a trap.
         let again = conn.negotiate().unwrap_err();
         assert_eq!(again.kind, ErrorKind::Closed);
@@ -74,9 +85,17 @@ fn oversized_record_header_is_rejected_before_reading_the_body() {
     let mut conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
     wire.push_inbound(&[22, 3, 1, 0xff, 0xff]);
     let err = conn.negotiate().unwrap_err();
-    assert_eq!((err.kind, err.name.as_str()), (ErrorKind::Protocol, "record-too-large"));
+    assert_eq!(
+        (err.kind, err.name.as_str()),
+        (ErrorKind::Protocol, "record-too-large")
+    );
     // Exactly the 5-byte header was read (R7).
-    let reads: Vec<usize> = wire.calls().iter().filter(|c| c.direction == tlsbox::scripted::Direction::Recv).map(|c| c.requested).collect();
+    let reads: Vec<usize> = wire
+        .calls()
+        .iter()
+        .filter(|c| c.direction == tlsbox::scripted::Direction::Recv)
+        .map(|c| c.requested)
+        .collect();
     assert_eq!(reads, vec![5]);
 }
 
@@ -86,19 +105,30 @@ fn lying_transport_is_an_io_error() {
     let mut conn = Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
     wire.script_send([Step::Lie(1 << 20)]);
     let err = conn.negotiate().unwrap_err();
-    assert_eq!((err.kind, err.name.as_str()), (ErrorKind::Io, "transport-overclaim"), "{err}");
+    assert_eq!(
+        (err.kind, err.name.as_str()),
+        (ErrorKind::Io, "transport-overclaim"),
+        "{err}"
+    );
 
     let wire = ScriptedTransport::new();
     let mut conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
     wire.script_recv([Step::Lie(64)]);
     let err = conn.negotiate().unwrap_err();
-    assert_eq!((err.kind, err.name.as_str()), (ErrorKind::Io, "transport-overclaim"), "{err}");
+    assert_eq!(
+        (err.kind, err.name.as_str()),
+        (ErrorKind::Io, "transport-overclaim"),
+        "{err}"
+    );
 }
 
 #[test]
 fn failed_connection_does_not_disturb_another() {
     // A healthy connection mid-stream ...
-    let mut good = MemPair::client(&client_config(pki()), native_server(pki(), ring_provider(None)));
+    let mut good = MemPair::client(
+        &client_config(pki()),
+        native_server(pki(), ring_provider(None)),
+    );
     good.handshake().unwrap();
     // ... and a doomed one on the same runtime.
     let wire = ScriptedTransport::new();
@@ -120,7 +150,10 @@ fn transport_eof_during_handshake_is_closed() {
     let mut conn = Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
     wire.script_recv([Step::Eof]);
     let err = conn.negotiate().unwrap_err();
-    assert_eq!((err.kind, err.name.as_str(), err.blocked), (ErrorKind::Closed, "closed", Blocked::OnRead));
+    assert_eq!(
+        (err.kind, err.name.as_str(), err.blocked),
+        (ErrorKind::Closed, "closed", Blocked::OnRead)
+    );
 }
 
 fn handshake_error(pair: &mut MemPair) -> tlsbox::Error {

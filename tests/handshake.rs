@@ -9,9 +9,21 @@ use tlsbox::{Blocked, CipherSuite, Config, KxGroup, ProtocolVersion};
 
 /// The ECDSA-certificate suites with their native identifiers and versions.
 const SUITES: [(CipherSuite, Native, ProtocolVersion); 6] = [
-    (CipherSuite::Tls13Chacha20Poly1305Sha256, Native::TLS13_CHACHA20_POLY1305_SHA256, ProtocolVersion::Tls13),
-    (CipherSuite::Tls13Aes128GcmSha256, Native::TLS13_AES_128_GCM_SHA256, ProtocolVersion::Tls13),
-    (CipherSuite::Tls13Aes256GcmSha384, Native::TLS13_AES_256_GCM_SHA384, ProtocolVersion::Tls13),
+    (
+        CipherSuite::Tls13Chacha20Poly1305Sha256,
+        Native::TLS13_CHACHA20_POLY1305_SHA256,
+        ProtocolVersion::Tls13,
+    ),
+    (
+        CipherSuite::Tls13Aes128GcmSha256,
+        Native::TLS13_AES_128_GCM_SHA256,
+        ProtocolVersion::Tls13,
+    ),
+    (
+        CipherSuite::Tls13Aes256GcmSha384,
+        Native::TLS13_AES_256_GCM_SHA384,
+        ProtocolVersion::Tls13,
+    ),
     (
         CipherSuite::TlsEcdheEcdsaWithChacha20Poly1305Sha256,
         Native::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -46,8 +58,13 @@ fn component_client_every_suite() {
     for (suite, native, version) in SUITES {
         let config = client_config(pki).cipher_suites(&[suite]);
         let mut pair = MemPair::client(&config, native_server(pki, ring_provider(Some(native))));
-        pair.handshake().unwrap_or_else(|e| panic!("{suite:?}: {e}"));
-        let info = pair.conn.session_info().unwrap().expect("handshake complete");
+        pair.handshake()
+            .unwrap_or_else(|e| panic!("{suite:?}: {e}"));
+        let info = pair
+            .conn
+            .session_info()
+            .unwrap()
+            .expect("handshake complete");
         assert_eq!((info.cipher_suite, info.version), (suite, version));
         assert_eq!(info.server_name.as_deref(), Some("localhost"));
         assert_eq!(pair.peer.negotiated_cipher_suite().unwrap().suite(), native);
@@ -61,10 +78,19 @@ fn component_server_every_suite() {
     for (suite, native, version) in SUITES {
         let config = server_config(pki).cipher_suites(&[suite]);
         let mut pair = MemPair::server(&config, native_client(pki, ring_provider(Some(native))));
-        pair.handshake().unwrap_or_else(|e| panic!("{suite:?}: {e}"));
-        let info = pair.conn.session_info().unwrap().expect("handshake complete");
+        pair.handshake()
+            .unwrap_or_else(|e| panic!("{suite:?}: {e}"));
+        let info = pair
+            .conn
+            .session_info()
+            .unwrap()
+            .expect("handshake complete");
         assert_eq!((info.cipher_suite, info.version), (suite, version));
-        assert_eq!(info.server_name.as_deref(), Some("localhost"), "SNI seen by the server");
+        assert_eq!(
+            info.server_name.as_deref(),
+            Some("localhost"),
+            "SNI seen by the server"
+        );
         exchange(&mut pair, 100_000);
     }
 }
@@ -73,16 +99,26 @@ fn component_server_every_suite() {
 fn every_group_both_roles() {
     let pki = pki();
     for group in [KxGroup::X25519, KxGroup::Secp256r1, KxGroup::Secp384r1] {
-        let mut pair =
-            MemPair::client(&client_config(pki).kx_groups(&[group]), native_server(pki, ring_provider(None)));
+        let mut pair = MemPair::client(
+            &client_config(pki).kx_groups(&[group]),
+            native_server(pki, ring_provider(None)),
+        );
         pair.handshake().unwrap();
-        assert_eq!(pair.conn.session_info().unwrap().unwrap().kx_group, Some(group));
+        assert_eq!(
+            pair.conn.session_info().unwrap().unwrap().kx_group,
+            Some(group)
+        );
         exchange(&mut pair, 1000);
 
-        let mut pair =
-            MemPair::server(&server_config(pki).kx_groups(&[group]), native_client(pki, ring_provider(None)));
+        let mut pair = MemPair::server(
+            &server_config(pki).kx_groups(&[group]),
+            native_client(pki, ring_provider(None)),
+        );
         pair.handshake().unwrap();
-        assert_eq!(pair.conn.session_info().unwrap().unwrap().kx_group, Some(group));
+        assert_eq!(
+            pair.conn.session_info().unwrap().unwrap().kx_group,
+            Some(group)
+        );
         exchange(&mut pair, 1000);
     }
 }
@@ -112,7 +148,10 @@ fn tls12_only_config_negotiates_tls12() {
     let config = client_config(pki).versions(&[ProtocolVersion::Tls12]);
     let mut pair = MemPair::client(&config, native_server(pki, ring_provider(None)));
     pair.handshake().unwrap();
-    assert_eq!(pair.conn.session_info().unwrap().unwrap().version, ProtocolVersion::Tls12);
+    assert_eq!(
+        pair.conn.session_info().unwrap().unwrap().version,
+        ProtocolVersion::Tls12
+    );
     exchange(&mut pair, 50_000);
 }
 
@@ -124,7 +163,10 @@ fn alpn_is_negotiated() {
     let config = client_config(pki).alpn(["http/1.1"]);
     let mut pair = MemPair::client(&config, std::sync::Arc::new(native));
     pair.handshake().unwrap();
-    assert_eq!(pair.conn.session_info().unwrap().unwrap().alpn.as_deref(), Some("http/1.1"));
+    assert_eq!(
+        pair.conn.session_info().unwrap().unwrap().alpn.as_deref(),
+        Some("http/1.1")
+    );
 }
 
 #[test]
@@ -133,7 +175,10 @@ fn mutual_tls_client_certificate_is_verified() {
     let server = server_config(pki)
         .trust(pki.ca_pem.as_bytes())
         .client_auth(tlsbox::ClientAuth::Required);
-    let client = client_config(pki).identity(pki.client_cert_pem.as_bytes(), pki.client_key_pem.as_bytes());
+    let client = client_config(pki).identity(
+        pki.client_cert_pem.as_bytes(),
+        pki.client_key_pem.as_bytes(),
+    );
     // Component on both sides, over the in-memory wire: the client talks to a server
     // component through a native-free pump.
     let runtime = runtime();
@@ -153,7 +198,11 @@ fn mutual_tls_client_certificate_is_verified() {
     }
     assert!(c_done && s_done, "mutual handshake finished");
     let info = s.session_info().unwrap().unwrap();
-    assert_eq!(info.peer_certificates.len(), 1, "the server saw the client's certificate");
+    assert_eq!(
+        info.peer_certificates.len(),
+        1,
+        "the server saw the client's certificate"
+    );
 }
 
 #[test]
@@ -172,15 +221,26 @@ fn config_errors_are_values() {
     let runtime = runtime();
     let wire = tlsbox::ScriptedTransport::new();
     let cases: [(Config, &str, tlsbox::ErrorKind); 4] = [
-        (Config::client("localhost"), "missing-trust-anchors", tlsbox::ErrorKind::Usage),
+        (
+            Config::client("localhost"),
+            "missing-trust-anchors",
+            tlsbox::ErrorKind::Usage,
+        ),
         (
             Config::client("not a name!").trust(pki().ca_pem.as_bytes()),
             "invalid-argument",
             tlsbox::ErrorKind::Usage,
         ),
-        (Config::server(&b"junk"[..], &b"junk"[..]), "bad-private-key", tlsbox::ErrorKind::Internal),
         (
-            Config::server(&b"-----BEGIN NOTHING-----\n"[..], pki().server_key_pem.as_bytes()),
+            Config::server(&b"junk"[..], &b"junk"[..]),
+            "bad-private-key",
+            tlsbox::ErrorKind::Internal,
+        ),
+        (
+            Config::server(
+                &b"-----BEGIN NOTHING-----\n"[..],
+                pki().server_key_pem.as_bytes(),
+            ),
             "bad-certificate-data",
             tlsbox::ErrorKind::Internal,
         ),

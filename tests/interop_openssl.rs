@@ -52,7 +52,14 @@ fn files() -> Files {
 /// Starts `openssl s_server -rev` on an ephemeral loopback port; returns it and the port.
 fn s_server(files: &Files, protocol: &[&str]) -> (Process, u16, mpsc::Receiver<String>) {
     let mut child = Command::new("openssl")
-        .args(["s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev"])
+        .args([
+            "s_server",
+            "-accept",
+            "127.0.0.1:0",
+            "-naccept",
+            "1",
+            "-rev",
+        ])
         .arg("-cert")
         .arg(&files.cert)
         .arg("-key")
@@ -79,7 +86,9 @@ fn s_server(files: &Files, protocol: &[&str]) -> (Process, u16, mpsc::Receiver<S
     }
     let process = Process(child);
     loop {
-        let line = rx.recv_timeout(Duration::from_secs(10)).expect("s_server prints ACCEPT");
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("s_server prints ACCEPT");
         if let Some(addr) = line.strip_prefix("ACCEPT ") {
             let port = addr.rsplit(':').next().unwrap().parse().unwrap();
             return (process, port, rx);
@@ -90,7 +99,9 @@ fn s_server(files: &Files, protocol: &[&str]) -> (Process, u16, mpsc::Receiver<S
 /// The line s_server printed that starts with `prefix`.
 fn reported(lines: &mpsc::Receiver<String>, prefix: &str) -> String {
     loop {
-        let line = lines.recv_timeout(Duration::from_secs(10)).expect("s_server output");
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("s_server output");
         if let Some(rest) = line.strip_prefix(prefix) {
             return rest.trim().to_owned();
         }
@@ -176,7 +187,8 @@ fn s_client_against_component_server(protocol: &[&str], version: ProtocolVersion
     let port = listener.local_addr().unwrap().port();
     let server = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
-        let mut conn = Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
+        let mut conn =
+            Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
         conn.negotiate().unwrap();
         let mut line = Vec::new();
         while !line.ends_with(b"\n") {
@@ -191,7 +203,13 @@ fn s_client_against_component_server(protocol: &[&str], version: ProtocolVersion
     });
     let mut child = Process(
         Command::new("openssl")
-            .args(["s_client", "-quiet", "-verify_return_error", "-servername", "localhost"])
+            .args([
+                "s_client",
+                "-quiet",
+                "-verify_return_error",
+                "-servername",
+                "localhost",
+            ])
             .arg("-connect")
             .arg(format!("127.0.0.1:{port}"))
             .arg("-CAfile")
@@ -203,15 +221,30 @@ fn s_client_against_component_server(protocol: &[&str], version: ProtocolVersion
             .spawn()
             .expect("openssl is installed"),
     );
-    child.0.stdin.take().unwrap().write_all(b"ping from openssl\n").unwrap();
+    child
+        .0
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ping from openssl\n")
+        .unwrap();
     let mut out = Vec::new();
-    child.0.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
     let info = server.join().expect("component server");
     assert_eq!(out, b"ping from openssl\n");
     assert_eq!(info.version, version);
     assert_eq!(info.server_name.as_deref(), Some("localhost"));
     let status = child.0.wait().unwrap();
-    assert!(status.success(), "s_client verified the chain and exited cleanly: {status}");
+    assert!(
+        status.success(),
+        "s_client verified the chain and exited cleanly: {status}"
+    );
 }
 
 #[test]

@@ -19,13 +19,21 @@ fn fixture() -> MemPair {
     // (the contract's fixture has tickets off): a record with no application data blocks.
     pair.pump().unwrap();
     let err = pair.conn.recv(1).unwrap_err();
-    assert_eq!((err.kind, err.blocked), (ErrorKind::Blocked, Blocked::OnRead));
+    assert_eq!(
+        (err.kind, err.blocked),
+        (ErrorKind::Blocked, Blocked::OnRead)
+    );
     pair.wire.clear_calls();
     pair
 }
 
 fn lens(pair: &MemPair, direction: Direction) -> Vec<usize> {
-    pair.wire.calls().iter().filter(|c| c.direction == direction).map(|c| c.requested).collect()
+    pair.wire
+        .calls()
+        .iter()
+        .filter(|c| c.direction == direction)
+        .map(|c| c.requested)
+        .collect()
 }
 
 #[test]
@@ -55,7 +63,8 @@ fn t3_big_send_is_records_of_8109_8109_242() {
 fn t4_short_writes_are_absorbed() {
     // R6, T4
     let mut pair = fixture();
-    pair.wire.script_send([Step::Allow(1), Step::Allow(5), Step::Allow(2)]);
+    pair.wire
+        .script_send([Step::Allow(1), Step::Allow(5), Step::Allow(2)]);
     let p = pair.conn.send(b"hello world\0").unwrap();
     assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
     assert_eq!(lens(&pair, Direction::Send), vec![34, 33, 28, 26]);
@@ -68,10 +77,17 @@ fn blocked_send_is_retried_with_the_same_data() {
     let mut pair = fixture();
     pair.wire.script_send([Step::WouldBlock]);
     let err = pair.conn.send(b"hello world\0").unwrap_err();
-    assert_eq!((err.kind, err.name.as_str(), err.blocked), (ErrorKind::Blocked, "io-blocked", Blocked::OnWrite));
+    assert_eq!(
+        (err.kind, err.name.as_str(), err.blocked),
+        (ErrorKind::Blocked, "io-blocked", Blocked::OnWrite)
+    );
     let p = pair.conn.send(b"hello world\0").unwrap();
     assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
-    assert_eq!(pair.peer_received(), b"hello world\0", "no byte lost or doubled");
+    assert_eq!(
+        pair.peer_received(),
+        b"hello world\0",
+        "no byte lost or doubled"
+    );
 }
 
 #[test]
@@ -79,7 +95,8 @@ fn partial_send_reports_whole_records() {
     // R20, R21: the first record goes out, the second blocks -> 8087, on-write.
     let mut pair = fixture();
     let big = payload(16394, 2);
-    pair.wire.script_send([Step::All, Step::Allow(100), Step::WouldBlock]);
+    pair.wire
+        .script_send([Step::All, Step::Allow(100), Step::WouldBlock]);
     let p = pair.conn.send(&big).unwrap();
     assert_eq!((p.bytes, p.blocked), (8087, Blocked::OnWrite));
     let p = pair.conn.send(&big[8087..]).unwrap();
@@ -93,17 +110,30 @@ fn t31_recv_reads_header_then_exact_body_and_peek() {
     let mut pair = fixture();
     pair.peer_send(b"hello world\0");
     let r = pair.conn.recv(5).unwrap();
-    assert_eq!((r.data.as_slice(), r.blocked), (&b"hello"[..], Blocked::OnRead));
+    assert_eq!(
+        (r.data.as_slice(), r.blocked),
+        (&b"hello"[..], Blocked::OnRead)
+    );
     assert_eq!(lens(&pair, Direction::Recv), vec![5, 29]);
     assert_eq!(pair.conn.peek().unwrap(), 7);
     let r = pair.conn.recv(0).unwrap();
     assert_eq!((r.data.len(), r.blocked), (0, Blocked::OnRead));
     let r = pair.conn.recv(100).unwrap();
-    assert_eq!((r.data.as_slice(), r.blocked), (&b" world\0"[..], Blocked::NotBlocked));
-    assert_eq!(lens(&pair, Direction::Recv), vec![5, 29], "no new callback call");
+    assert_eq!(
+        (r.data.as_slice(), r.blocked),
+        (&b" world\0"[..], Blocked::NotBlocked)
+    );
+    assert_eq!(
+        lens(&pair, Direction::Recv),
+        vec![5, 29],
+        "no new callback call"
+    );
     assert_eq!(pair.conn.peek().unwrap(), 0);
     let err = pair.conn.recv(100).unwrap_err();
-    assert_eq!((err.kind, err.blocked), (ErrorKind::Blocked, Blocked::OnRead));
+    assert_eq!(
+        (err.kind, err.blocked),
+        (ErrorKind::Blocked, Blocked::OnRead)
+    );
     let r = pair.conn.recv(0).unwrap();
     assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
 }
@@ -136,7 +166,14 @@ fn t32_byte_trickle_keeps_the_partial_record() {
     let would_block = Err(tlsbox::IoError::WouldBlock);
     assert_eq!(
         recv,
-        vec![(5, Ok(3)), (2, would_block.clone()), (2, Ok(2)), (29, Ok(28)), (1, would_block), (1, Ok(1))]
+        vec![
+            (5, Ok(3)),
+            (2, would_block.clone()),
+            (2, Ok(2)),
+            (29, Ok(28)),
+            (1, would_block),
+            (1, Ok(1))
+        ]
     );
 }
 
@@ -153,7 +190,10 @@ fn close_notify_reads_as_zero_bytes_and_eof_as_closed() {
     let mut pair = fixture();
     pair.wire.script_recv([Step::Eof]);
     let err = pair.conn.recv(100).unwrap_err();
-    assert_eq!((err.kind, err.blocked), (ErrorKind::Closed, Blocked::OnRead));
+    assert_eq!(
+        (err.kind, err.blocked),
+        (ErrorKind::Closed, Blocked::OnRead)
+    );
     // TLS 1.3 keeps the write side open after EOF (R28).
     assert_eq!(pair.conn.send(b"x").unwrap().bytes, 1);
 }
@@ -163,7 +203,10 @@ fn shutdown_exchanges_close_notify() {
     // R61, R62: 24-byte encrypted close_notify out, wait for the peer's.
     let mut pair = fixture();
     let err = pair.conn.shutdown().unwrap_err();
-    assert_eq!((err.kind, err.blocked), (ErrorKind::Blocked, Blocked::OnRead));
+    assert_eq!(
+        (err.kind, err.blocked),
+        (ErrorKind::Blocked, Blocked::OnRead)
+    );
     assert_eq!(lens(&pair, Direction::Send), vec![24]);
     pair.pump().unwrap();
     pair.peer.send_close_notify();

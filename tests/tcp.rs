@@ -23,18 +23,26 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
 fn blocking_client_against_native_echo_server() {
     let (addr, server) = native_echo_server(native_server(pki(), ring_provider(None)));
     let tcp = TcpStream::connect(&addr).unwrap();
-    let mut conn = Connection::new(&runtime(), &client_config(pki()), TcpTransport::new(tcp)).unwrap();
+    let mut conn =
+        Connection::new(&runtime(), &client_config(pki()), TcpTransport::new(tcp)).unwrap();
     conn.negotiate().unwrap();
     let data = payload(256 * 1024, 21);
     let p = conn.send(&data).unwrap();
-    assert_eq!((p.bytes as usize, p.blocked), (data.len(), Blocked::NotBlocked));
+    assert_eq!(
+        (p.bytes as usize, p.blocked),
+        (data.len(), Blocked::NotBlocked)
+    );
     let mut back = Vec::new();
     while back.len() < data.len() {
         back.extend_from_slice(&conn.recv(16384).unwrap().data);
     }
     assert_eq!(back, data);
     conn.shutdown().unwrap();
-    assert_eq!(server.join().unwrap(), data, "the native server saw exactly the payload");
+    assert_eq!(
+        server.join().unwrap(),
+        data,
+        "the native server saw exactly the payload"
+    );
 }
 
 #[test]
@@ -48,7 +56,8 @@ fn non_blocking_server_against_native_client() {
     });
     let (tcp, _) = listener.accept().unwrap();
     tcp.set_nonblocking(true).unwrap();
-    let mut conn = Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
+    let mut conn =
+        Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
     retry(|| conn.negotiate()).unwrap();
     // Echo until the client has had everything back.
     let mut echoed = 0;

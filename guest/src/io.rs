@@ -38,7 +38,10 @@ impl<S: Socket> Wire<S> {
     /// empty `data` is would-block (no busy loop across the boundary).
     pub fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
         if self.broken_pipe {
-            return Err(io_error("broken-pipe", "the transport's write side is broken"));
+            return Err(io_error(
+                "broken-pipe",
+                "the transport's write side is broken",
+            ));
         }
         let offered = u32::try_from(data.len()).unwrap_or(u32::MAX);
         match self.socket.send(&data[..offered as usize]) {
@@ -54,7 +57,10 @@ impl<S: Socket> Wire<S> {
             Err(IoError::WouldBlock) => Err(Error::blocked(Blocked::OnWrite)),
             Err(IoError::BrokenPipe) | Err(IoError::Closed) => {
                 self.broken_pipe = true;
-                Err(io_error("broken-pipe", "the transport's write side is broken"))
+                Err(io_error(
+                    "broken-pipe",
+                    "the transport's write side is broken",
+                ))
             }
             Err(IoError::Other(message)) => Err(io_error("io", message)),
         }
@@ -67,7 +73,10 @@ impl<S: Socket> Wire<S> {
             Ok(data) if data.is_empty() => Err(Error::blocked(Blocked::OnRead)),
             Ok(data) if data.len() > max as usize => Err(io_error(
                 "transport-overclaim",
-                format!("the transport returned {} bytes of {max} requested", data.len()),
+                format!(
+                    "the transport returned {} bytes of {max} requested",
+                    data.len()
+                ),
             )),
             Ok(data) => {
                 self.bytes_in += data.len() as u64;

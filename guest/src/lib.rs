@@ -5,6 +5,8 @@
 //! [`engine`] (every rustls call) → [`crypto`] (the RustCrypto provider). [`io`] is the
 //! transport as `conn` sees it. Everything but `wit` compiles natively for tests.
 
+#![warn(missing_docs)]
+
 pub mod conn;
 pub mod crypto;
 pub mod engine;

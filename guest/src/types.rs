@@ -66,8 +66,12 @@ impl Error {
 
     /// The would-block error, blocked in `direction`.
     pub fn blocked(direction: Blocked) -> Self {
-        Error::new(ErrorKind::Blocked, "io-blocked", "the transport would block")
-            .with_blocked(direction)
+        Error::new(
+            ErrorKind::Blocked,
+            "io-blocked",
+            "the transport would block",
+        )
+        .with_blocked(direction)
     }
 
     /// A `usage` error.

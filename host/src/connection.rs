@@ -63,9 +63,8 @@ impl Endpoint {
             .data_mut()
             .push_socket(SocketSlot(Box::new(transport)))?;
         let config = instance.config;
-        let handle = instance.call(|tls, store| {
-            tls.connection().call_constructor(store, config, socket)
-        })??;
+        let handle = instance
+            .call(|tls, store| tls.connection().call_constructor(store, config, socket))??;
         drop(guard);
         Ok(Connection {
             shared: self.shared.clone(),
@@ -116,7 +115,9 @@ impl Instance {
 }
 
 fn lock(shared: &Mutex<Instance>) -> MutexGuard<'_, Instance> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One TLS connection with s2n's application-data contract.
@@ -149,7 +150,11 @@ impl Connection {
         ) -> wasmtime::Result<T>,
     ) -> Result<T, Error> {
         let handle = self.handle.ok_or_else(|| {
-            Error::host(ErrorKind::Usage, "closed", "the connection has been dropped")
+            Error::host(
+                ErrorKind::Usage,
+                "closed",
+                "the connection has been dropped",
+            )
         })?;
         lock(&self.shared).call(|tls, store| f(&tls.connection(), store, handle))
     }

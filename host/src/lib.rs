@@ -8,6 +8,8 @@
 //! - [`Endpoint`] / [`Connection`]: a guest instance and the connections made from it.
 //! - [`Transport`]: where ciphertext goes — [`TcpTransport`], [`ScriptedTransport`].
 
+#![warn(missing_docs)]
+
 mod bindings;
 mod config;
 mod connection;

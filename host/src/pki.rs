@@ -40,18 +40,20 @@ impl Pki {
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate_for(algorithm)?)?;
 
-        let leaf = |names: Vec<String>, common_name: &str| -> Result<(String, String), rcgen::Error> {
-            let key = KeyPair::generate_for(algorithm)?;
-            let mut params = CertificateParams::new(names)?;
-            params
-                .distinguished_name
-                .push(DnType::CommonName, common_name);
-            let cert = params.signed_by(&key, &ca)?;
-            Ok((cert.pem(), key.serialize_pem()))
-        };
+        let leaf =
+            |names: Vec<String>, common_name: &str| -> Result<(String, String), rcgen::Error> {
+                let key = KeyPair::generate_for(algorithm)?;
+                let mut params = CertificateParams::new(names)?;
+                params
+                    .distinguished_name
+                    .push(DnType::CommonName, common_name);
+                let cert = params.signed_by(&key, &ca)?;
+                Ok((cert.pem(), key.serialize_pem()))
+            };
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let (server_cert_pem, server_key_pem) = leaf(names, "tlsbox server")?;
-        let (client_cert_pem, client_key_pem) = leaf(vec!["client.tlsbox".into()], "tlsbox client")?;
+        let (client_cert_pem, client_key_pem) =
+            leaf(vec!["client.tlsbox".into()], "tlsbox client")?;
         Ok(Pki {
             ca_pem: ca.pem(),
             server_cert_pem,

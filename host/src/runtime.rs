@@ -75,7 +75,9 @@ impl Runtime {
     /// A process-wide runtime with default limits, compiled on first use.
     pub fn shared() -> Result<Self, Error> {
         static SHARED: OnceLock<Result<Runtime, Error>> = OnceLock::new();
-        SHARED.get_or_init(|| Runtime::new(Limits::default())).clone()
+        SHARED
+            .get_or_init(|| Runtime::new(Limits::default()))
+            .clone()
     }
 
     /// A fresh store and instance.
@@ -90,7 +92,11 @@ impl Runtime {
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
         self.arm_deadline(&mut store);
-        let instance = self.inner.pre.instantiate(&mut store).map_err(Error::trap)?;
+        let instance = self
+            .inner
+            .pre
+            .instantiate(&mut store)
+            .map_err(Error::trap)?;
         Ok((store, instance))
     }
 
@@ -125,10 +131,7 @@ pub(crate) struct HostState {
 
 impl HostState {
     /// Puts a transport in the table for the guest to own.
-    pub(crate) fn push_socket(
-        &mut self,
-        slot: SocketSlot,
-    ) -> Result<Resource<SocketSlot>, Error> {
+    pub(crate) fn push_socket(&mut self, slot: SocketSlot) -> Result<Resource<SocketSlot>, Error> {
         self.table
             .push(slot)
             .map_err(|e| Error::trap(wasmtime::Error::from(e)))

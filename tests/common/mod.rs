@@ -32,7 +32,10 @@ pub fn client_config(pki: &Pki) -> Config {
 
 /// A component server config with `pki`'s server identity.
 pub fn server_config(pki: &Pki) -> Config {
-    Config::server(pki.server_cert_pem.as_bytes(), pki.server_key_pem.as_bytes())
+    Config::server(
+        pki.server_cert_pem.as_bytes(),
+        pki.server_key_pem.as_bytes(),
+    )
 }
 
 fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
@@ -98,7 +101,12 @@ impl MemPair {
         let conn = Connection::new(&runtime(), config, wire.clone()).expect("connection");
         let mut peer = rustls::ServerConnection::new(peer).expect("native server");
         peer.set_buffer_limit(None);
-        MemPair { conn, wire, peer: peer.into(), inbox: Vec::new() }
+        MemPair {
+            conn,
+            wire,
+            peer: peer.into(),
+            inbox: Vec::new(),
+        }
     }
 
     /// Component server against a native client connecting to "localhost".
@@ -108,7 +116,12 @@ impl MemPair {
         let name = ServerName::try_from("localhost").expect("name");
         let mut peer = rustls::ClientConnection::new(peer, name).expect("native client");
         peer.set_buffer_limit(None);
-        MemPair { conn, wire, peer: peer.into(), inbox: Vec::new() }
+        MemPair {
+            conn,
+            wire,
+            peer: peer.into(),
+            inbox: Vec::new(),
+        }
     }
 
     /// Moves the component's output into the peer and the peer's output to the component.

@@ -35,10 +35,8 @@ impl<S: Socket> Connection<S> {
                 }
                 None => {}
             }
-            match self.recv(16384) {
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            }
+            // Application data met while draining is discarded, as in s2n.
+            self.recv(16384)?;
         }
     }
 }

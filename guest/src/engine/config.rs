@@ -79,7 +79,10 @@ fn versions_for(options: &ConfigOptions) -> Vec<&'static SupportedProtocolVersio
             ProtocolVersion::Tls13 => &rustls::version::TLS13,
             ProtocolVersion::Tls12 => &rustls::version::TLS12,
         };
-        if !versions.iter().any(|x: &&SupportedProtocolVersion| x.version == v.version) {
+        if !versions
+            .iter()
+            .any(|x: &&SupportedProtocolVersion| x.version == v.version)
+        {
             versions.push(v);
         }
     }
@@ -95,7 +98,10 @@ fn build_client(
         Error::usage("missing-server-name", "a client config needs a server name")
     })?;
     let server_name = ServerName::try_from(name.to_owned()).map_err(|_| {
-        Error::usage("invalid-argument", format!("{name:?} is not a DNS name or IP address"))
+        Error::usage(
+            "invalid-argument",
+            format!("{name:?} is not a DNS name or IP address"),
+        )
     })?;
     let roots = root_store(&options.trust_anchors)?;
     if roots.is_empty() {
@@ -186,7 +192,10 @@ fn identity(
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
     let chain = certificates(&options.certificate_chain)?;
     let key = options.private_key.as_deref().ok_or_else(|| {
-        Error::usage("missing-private-key", "a certificate chain needs its private key")
+        Error::usage(
+            "missing-private-key",
+            "a certificate chain needs its private key",
+        )
     })?;
     Ok((chain, private_key(key)?))
 }
@@ -238,4 +247,3 @@ fn is_pem(data: &[u8]) -> bool {
 fn internal(name: &'static str, error: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Internal, name, error.to_string())
 }
-

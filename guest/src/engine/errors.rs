@@ -32,12 +32,14 @@ pub fn from_rustls(error: &TlsError) -> Error {
         TlsError::NoCertificatesPresented => {
             protocol("no-certificate", AlertDescription::CertificateRequired)
         }
-        TlsError::NoApplicationProtocol => {
-            protocol("no-application-protocol", AlertDescription::NoApplicationProtocol)
-        }
-        TlsError::InvalidCertificate(cert) => {
-            protocol(certificate_error_name(cert), AlertDescription::from(cert.clone()))
-        }
+        TlsError::NoApplicationProtocol => protocol(
+            "no-application-protocol",
+            AlertDescription::NoApplicationProtocol,
+        ),
+        TlsError::InvalidCertificate(cert) => protocol(
+            certificate_error_name(cert),
+            AlertDescription::from(cert.clone()),
+        ),
         TlsError::EncryptError => Error::new(ErrorKind::Protocol, "encrypt", message),
         TlsError::HandshakeNotComplete => {
             Error::new(ErrorKind::Usage, "handshake-not-complete", message)

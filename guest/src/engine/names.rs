@@ -5,9 +5,18 @@ use rustls::{CipherSuite as Id, NamedGroup};
 use crate::types::{CipherSuite, KxGroup, ProtocolVersion};
 
 const SUITES: [(CipherSuite, Id); 9] = [
-    (CipherSuite::Tls13Chacha20Poly1305Sha256, Id::TLS13_CHACHA20_POLY1305_SHA256),
-    (CipherSuite::Tls13Aes128GcmSha256, Id::TLS13_AES_128_GCM_SHA256),
-    (CipherSuite::Tls13Aes256GcmSha384, Id::TLS13_AES_256_GCM_SHA384),
+    (
+        CipherSuite::Tls13Chacha20Poly1305Sha256,
+        Id::TLS13_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        CipherSuite::Tls13Aes128GcmSha256,
+        Id::TLS13_AES_128_GCM_SHA256,
+    ),
+    (
+        CipherSuite::Tls13Aes256GcmSha384,
+        Id::TLS13_AES_256_GCM_SHA384,
+    ),
     (
         CipherSuite::TlsEcdheEcdsaWithChacha20Poly1305Sha256,
         Id::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -42,7 +51,11 @@ const GROUPS: [(KxGroup, NamedGroup); 3] = [
 
 /// rustls's identifier for a suite.
 pub fn rustls_suite(suite: CipherSuite) -> Id {
-    SUITES.iter().find(|(s, _)| *s == suite).map(|(_, id)| *id).unwrap_or(Id::Unknown(0))
+    SUITES
+        .iter()
+        .find(|(s, _)| *s == suite)
+        .map(|(_, id)| *id)
+        .unwrap_or(Id::Unknown(0))
 }
 
 /// The WIT suite for a rustls identifier, if the guest implements it.
@@ -52,7 +65,11 @@ pub fn suite_from_rustls(id: Id) -> Option<CipherSuite> {
 
 /// rustls's identifier for a group.
 pub fn rustls_group(group: KxGroup) -> NamedGroup {
-    GROUPS.iter().find(|(g, _)| *g == group).map(|(_, id)| *id).unwrap_or(NamedGroup::Unknown(0))
+    GROUPS
+        .iter()
+        .find(|(g, _)| *g == group)
+        .map(|(_, id)| *id)
+        .unwrap_or(NamedGroup::Unknown(0))
 }
 
 /// The WIT group for a rustls identifier, if the guest implements it.

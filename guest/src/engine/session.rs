@@ -31,7 +31,10 @@ impl Session {
             } => {
                 let conn = ClientConnection::new(config.clone(), server_name.clone())
                     .map_err(|e| from_rustls(&e))?;
-                (Connection::from(conn), Some(server_name.to_str().into_owned()))
+                (
+                    Connection::from(conn),
+                    Some(server_name.to_str().into_owned()),
+                )
             }
             EngineConfig::Server { config } => {
                 let conn = ServerConnection::new(config.clone()).map_err(|e| from_rustls(&e))?;
@@ -74,7 +77,10 @@ impl Session {
                 Err(e) => return Err(Error::new(ErrorKind::Internal, "internal", e.to_string())),
             }
         }
-        let state = self.conn.process_new_packets().map_err(|e| from_rustls(&e))?;
+        let state = self
+            .conn
+            .process_new_packets()
+            .map_err(|e| from_rustls(&e))?;
         self.plaintext = state.plaintext_bytes_to_read();
         self.peer_closed = state.peer_has_closed();
         Ok(())

@@ -56,14 +56,24 @@ pub fn run(args: Args) -> Result<()> {
         .trust(read_file(&args.ca)?)
         .alpn(args.alpn.clone())
         .versions(&versions(args.tls12))
-        .cipher_suites(&args.suite.map(|s| s.cipher_suites(args.tls12)).unwrap_or_default());
+        .cipher_suites(
+            &args
+                .suite
+                .map(|s| s.cipher_suites(args.tls12))
+                .unwrap_or_default(),
+        );
     if let (Some(cert), Some(key)) = (read_optional(&args.cert)?, read_optional(&args.key)?) {
         config = config.identity(cert, key);
     }
 
-    let tcp = TcpStream::connect(&args.addr).with_context(|| format!("connecting to {}", args.addr))?;
+    let tcp =
+        TcpStream::connect(&args.addr).with_context(|| format!("connecting to {}", args.addr))?;
     tcp.set_nodelay(true)?;
-    let mut conn = Connection::new(&Runtime::shared()?, &config, TcpTransport::new(tcp.try_clone()?))?;
+    let mut conn = Connection::new(
+        &Runtime::shared()?,
+        &config,
+        TcpTransport::new(tcp.try_clone()?),
+    )?;
     conn.negotiate()?;
     if let Some(info) = conn.session_info()? {
         eprintln!("tlsbox: connected: {}", describe(&info));

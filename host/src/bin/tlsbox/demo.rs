@@ -36,10 +36,16 @@ pub fn run(args: Args) -> Result<()> {
     println!("component compiled in {:.2?}", started.elapsed());
 
     let pki = Pki::generate(&["localhost"]).context("generating a certificate")?;
-    let suites = args.suite.map(|s| s.cipher_suites(args.tls12)).unwrap_or_default();
-    let server_config = Config::server(pki.server_cert_pem.as_bytes(), pki.server_key_pem.as_bytes())
-        .versions(&versions(args.tls12))
-        .cipher_suites(&suites);
+    let suites = args
+        .suite
+        .map(|s| s.cipher_suites(args.tls12))
+        .unwrap_or_default();
+    let server_config = Config::server(
+        pki.server_cert_pem.as_bytes(),
+        pki.server_key_pem.as_bytes(),
+    )
+    .versions(&versions(args.tls12))
+    .cipher_suites(&suites);
     let client_config = Config::client("localhost")
         .trust(pki.ca_pem.as_bytes())
         .versions(&versions(args.tls12))
@@ -65,7 +71,9 @@ pub fn run(args: Args) -> Result<()> {
     let t = Instant::now();
     conn.negotiate()?;
     let handshake = t.elapsed();
-    let info = conn.session_info()?.ok_or_else(|| anyhow!("no session after the handshake"))?;
+    let info = conn
+        .session_info()?
+        .ok_or_else(|| anyhow!("no session after the handshake"))?;
 
     let bar = progress(total as u64, "client → server");
     let t = Instant::now();
@@ -78,12 +86,27 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     bar_back.finish_and_clear();
     conn.shutdown()?;
-    server.join().map_err(|_| anyhow!("server thread panicked"))??;
+    server
+        .join()
+        .map_err(|_| anyhow!("server thread panicked"))??;
 
     println!("negotiated      {}", describe(&info));
-    println!("handshake       {:.2?} (client, loopback, both ends in wasm)", handshake);
-    println!("client → server {} MiB in {:.2?}: {:.1} MiB/s", args.mib, up, mib_per_s(total, up));
-    println!("server → client {} MiB in {:.2?}: {:.1} MiB/s", args.mib, down, mib_per_s(total, down));
+    println!(
+        "handshake       {:.2?} (client, loopback, both ends in wasm)",
+        handshake
+    );
+    println!(
+        "client → server {} MiB in {:.2?}: {:.1} MiB/s",
+        args.mib,
+        up,
+        mib_per_s(total, up)
+    );
+    println!(
+        "server → client {} MiB in {:.2?}: {:.1} MiB/s",
+        args.mib,
+        down,
+        mib_per_s(total, down)
+    );
     println!(
         "wire bytes      {} out, {} in (client, handshake included)",
         conn.wire_bytes_out()?,

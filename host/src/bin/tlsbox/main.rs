@@ -5,8 +5,8 @@ mod demo;
 mod server;
 
 use std::fs;
-use std::process::ExitCode;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -74,10 +74,16 @@ impl Suite {
                 TlsEcdheRsaWithChacha20Poly1305Sha256,
             ],
             (Suite::Aes128, true) => {
-                vec![TlsEcdheEcdsaWithAes128GcmSha256, TlsEcdheRsaWithAes128GcmSha256]
+                vec![
+                    TlsEcdheEcdsaWithAes128GcmSha256,
+                    TlsEcdheRsaWithAes128GcmSha256,
+                ]
             }
             (Suite::Aes256, true) => {
-                vec![TlsEcdheEcdsaWithAes256GcmSha384, TlsEcdheRsaWithAes256GcmSha384]
+                vec![
+                    TlsEcdheEcdsaWithAes256GcmSha384,
+                    TlsEcdheRsaWithAes256GcmSha384,
+                ]
             }
         }
     }

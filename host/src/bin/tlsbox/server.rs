@@ -58,9 +58,18 @@ pub fn run(args: Args) -> Result<()> {
     let mut config = Config::server(read_file(&args.cert)?, read_file(&args.key)?)
         .alpn(args.alpn.clone())
         .versions(&versions(args.tls12))
-        .cipher_suites(&args.suite.map(|s| s.cipher_suites(args.tls12)).unwrap_or_default());
+        .cipher_suites(
+            &args
+                .suite
+                .map(|s| s.cipher_suites(args.tls12))
+                .unwrap_or_default(),
+        );
     if let Some(ca) = read_optional(&args.ca)? {
-        let policy = if args.require_client_cert { ClientAuth::Required } else { ClientAuth::Optional };
+        let policy = if args.require_client_cert {
+            ClientAuth::Required
+        } else {
+            ClientAuth::Optional
+        };
         config = config.trust(ca).client_auth(policy);
     }
     let mode = match (args.stdout, args.http) {
@@ -71,7 +80,8 @@ pub fn run(args: Args) -> Result<()> {
     let runtime = Runtime::shared()?;
     // One endpoint parses the configuration once for every connection.
     let mut endpoint = Endpoint::new(&runtime, &config)?;
-    let listener = TcpListener::bind(&args.addr).with_context(|| format!("binding {}", args.addr))?;
+    let listener =
+        TcpListener::bind(&args.addr).with_context(|| format!("binding {}", args.addr))?;
     eprintln!("tlsbox: listening on {}", listener.local_addr()?);
 
     let mut served = 0;
@@ -93,7 +103,9 @@ pub fn run(args: Args) -> Result<()> {
             Err(e) => {
                 eprintln!("tlsbox: {peer}: {e:#}");
                 // A trapped instance cannot be entered again: start a fresh one.
-                if e.downcast_ref::<tlsbox::Error>().is_some_and(|e| e.name == "trap") {
+                if e.downcast_ref::<tlsbox::Error>()
+                    .is_some_and(|e| e.name == "trap")
+                {
                     endpoint = Endpoint::new(&runtime, &config)?;
                 }
             }
