@@ -4,6 +4,8 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
+
+use rustls::pki_types::pem::PemObject;
 use std::thread;
 
 use common::*;
@@ -76,4 +78,122 @@ fn non_blocking_server_against_native_client() {
     let r = retry(|| conn.recv(10)).unwrap();
     assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
     retry(|| conn.shutdown()).unwrap();
+}
+
+/// A native rustls server that reads until it has `expected` bytes, then closes.
+static TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+static TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+
+fn native_sink(
+    versions: &'static [&'static rustls::SupportedProtocolVersion],
+    expected: usize,
+) -> (String, thread::JoinHandle<Vec<u8>>) {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = rustls::ServerConfig::builder_with_provider(ring_provider(None))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            rustls::pki_types::CertificateDer::pem_slice_iter(pki().server_cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap(),
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(pki().server_key_pem.as_bytes())
+                .unwrap(),
+        )
+        .unwrap();
+    let handle = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut got = vec![0u8; expected];
+        tls.read_exact(&mut got).unwrap();
+        got
+    });
+    (addr, handle)
+}
+
+#[test]
+fn t17_non_blocking_sendv_with_offset_loop() {
+    // R17, R21, R23, T17: 7 buffers of 8 KiB..512 KiB over a non-blocking socket.
+    let bufs: Vec<Vec<u8>> = (0..7).map(|i| payload(8192 << i, i as u64 + 1)).collect();
+    let slices: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+    let total: usize = slices.iter().map(|b| b.len()).sum();
+    assert_eq!(total, 1_040_384);
+    let expected = bufs.concat();
+    for versions in [TLS13, TLS12] {
+        for sizing in [
+            tlsbox::RecordSizing::PreferLowLatency,
+            tlsbox::RecordSizing::PreferThroughput,
+        ] {
+            let (addr, server) = native_sink(versions, total);
+            let tcp = TcpStream::connect(&addr).unwrap();
+            let mut conn = Connection::new(
+                &runtime(),
+                &client_config(pki()).record_sizing(sizing),
+                TcpTransport::new(tcp.try_clone().unwrap()),
+            )
+            .unwrap();
+            conn.negotiate().unwrap();
+            tcp.set_nonblocking(true).unwrap();
+            let mut offset = 0u64;
+            while offset < total as u64 {
+                match conn.sendv_with_offset(&slices, offset) {
+                    Ok(p) => {
+                        assert!(p.bytes > 0);
+                        if p.blocked != Blocked::NotBlocked {
+                            assert_eq!(p.blocked, Blocked::OnWrite);
+                        }
+                        offset += u64::from(p.bytes);
+                    }
+                    Err(e) => {
+                        assert_eq!(
+                            (e.kind, e.blocked),
+                            (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
+                            "{e}"
+                        );
+                        thread::yield_now();
+                    }
+                }
+            }
+            assert_eq!(offset, total as u64);
+            assert_eq!(
+                server.join().unwrap(),
+                expected,
+                "{versions:?} {sizing:?}: exact concatenation"
+            );
+        }
+    }
+}
+
+#[test]
+fn t17_non_blocking_send_of_10_mb() {
+    // T17's second half: s2n_send(ptr, remaining) with 10,000,000 bytes.
+    let data = payload(10_000_000, 17);
+    let (addr, server) = native_sink(TLS13, data.len());
+    let tcp = TcpStream::connect(&addr).unwrap();
+    let mut conn = Connection::new(
+        &runtime(),
+        &client_config(pki()),
+        TcpTransport::new(tcp.try_clone().unwrap()),
+    )
+    .unwrap();
+    conn.negotiate().unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let mut sent = 0;
+    while sent < data.len() {
+        match conn.send(&data[sent..]) {
+            Ok(p) => sent += p.bytes as usize,
+            Err(e) => {
+                assert_eq!(
+                    (e.kind, e.blocked),
+                    (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
+                    "{e}"
+                );
+                thread::yield_now();
+            }
+        }
+    }
+    assert_eq!(server.join().unwrap(), data);
 }

@@ -225,6 +225,11 @@ pub struct ConfigOptions {
     pub client_auth: ClientAuth,
     /// Outgoing record size.
     pub record_sizing: RecordSizing,
+    /// A cap on outgoing fragments below `record_sizing` (512..=16384).
+    pub max_fragment_length: Option<u32>,
+    /// Send buffer for multi-record batching (at least 1034 bytes); `None` flushes every
+    /// record on its own.
+    pub send_buffer_size: Option<u32>,
 }
 
 impl ConfigOptions {
@@ -242,6 +247,8 @@ impl ConfigOptions {
             kx_groups: Vec::new(),
             client_auth: ClientAuth::None,
             record_sizing: RecordSizing::Default,
+            max_fragment_length: None,
+            send_buffer_size: None,
         }
     }
 }

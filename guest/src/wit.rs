@@ -69,10 +69,32 @@ impl wit::GuestConnection for ConnectionResource {
 
     fn send(&self, data: Vec<u8>) -> Result<wit::Progress, wit::Error> {
         let progress = self.0.borrow_mut().send(&data).map_err(error)?;
-        Ok(wit::Progress {
-            bytes: u32::try_from(progress.bytes).unwrap_or(u32::MAX),
-            blocked: blocked(progress.blocked),
-        })
+        Ok(progress_out(progress))
+    }
+
+    fn sendv_with_offset(
+        &self,
+        bufs: Vec<Vec<u8>>,
+        offset: u64,
+    ) -> Result<wit::Progress, wit::Error> {
+        let slices: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+        let progress = self
+            .0
+            .borrow_mut()
+            .sendv_with_offset(&slices, offset)
+            .map_err(error)?;
+        Ok(progress_out(progress))
+    }
+
+    fn set_dynamic_record_threshold(
+        &self,
+        threshold: u32,
+        timeout_secs: u16,
+    ) -> Result<(), wit::Error> {
+        self.0
+            .borrow_mut()
+            .set_dynamic_record_threshold(threshold, timeout_secs)
+            .map_err(error)
     }
 
     fn flush(&self) -> Result<(), wit::Error> {
@@ -89,6 +111,10 @@ impl wit::GuestConnection for ConnectionResource {
 
     fn peek(&self) -> u32 {
         u32::try_from(self.0.borrow().peek()).unwrap_or(u32::MAX)
+    }
+
+    fn shutdown_send(&self) -> Result<(), wit::Error> {
+        self.0.borrow_mut().shutdown_send().map_err(error)
     }
 
     fn shutdown(&self) -> Result<(), wit::Error> {
@@ -117,6 +143,14 @@ impl wit::GuestConnection for ConnectionResource {
 
     fn alert_received(&self) -> Option<u8> {
         self.0.borrow().alert_received()
+    }
+}
+
+fn progress_out(p: types::Progress) -> wit::Progress {
+    wit::Progress {
+        // Totals are validated to fit in u32 by the send path.
+        bytes: u32::try_from(p.bytes).unwrap_or(u32::MAX),
+        blocked: blocked(p.blocked),
     }
 }
 
@@ -181,6 +215,8 @@ fn config_options(o: wit::ConfigOptions) -> types::ConfigOptions {
             wtypes::RecordSizing::PreferThroughput => types::RecordSizing::PreferThroughput,
             wtypes::RecordSizing::PreferLowLatency => types::RecordSizing::PreferLowLatency,
         },
+        max_fragment_length: o.max_fragment_length,
+        send_buffer_size: o.send_buffer_size,
     }
 }
 

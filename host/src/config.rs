@@ -38,6 +38,8 @@ impl Config {
                 kx_groups: Vec::new(),
                 client_auth: ClientAuth::None,
                 record_sizing: RecordSizing::Default,
+                max_fragment_length: None,
+                send_buffer_size: None,
             },
         }
     }
@@ -99,12 +101,32 @@ impl Config {
         self
     }
 
-    /// The largest plaintext fragment per outgoing record.
-    pub(crate) fn max_fragment(&self) -> usize {
-        match self.options.record_sizing {
+    /// Caps outgoing fragments (512..=16384), below what `record_sizing` allows.
+    pub fn max_fragment_length(mut self, length: u32) -> Self {
+        self.options.max_fragment_length = Some(length);
+        self
+    }
+
+    /// Enables multi-record sends through a buffer of `size` bytes (at least 1034).
+    pub fn send_buffer_size(mut self, size: u32) -> Self {
+        self.options.send_buffer_size = Some(size);
+        self
+    }
+
+    /// The largest plaintext per outgoing record under these settings (dynamic record
+    /// sizing aside).
+    pub(crate) fn record_payload(&self) -> usize {
+        let mut payload = match self.options.record_sizing {
             RecordSizing::Default => 8087,
             RecordSizing::PreferThroughput => 16384,
             RecordSizing::PreferLowLatency => 1435,
+        };
+        if let Some(limit) = self.options.max_fragment_length {
+            payload = payload.min(limit as usize);
         }
+        if let Some(buffer) = self.options.send_buffer_size {
+            payload = payload.min((buffer as usize).saturating_sub(1029));
+        }
+        payload.max(1)
     }
 }

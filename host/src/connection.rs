@@ -12,9 +12,10 @@ use crate::error::Error;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::{SocketSlot, Transport};
 
-/// Records per guest call when the host splits a large send: the guest's linear memory
-/// grows to the largest argument it ever sees, so it gets whole-record chunks instead.
-const RECORDS_PER_CALL: usize = 16;
+/// Most bytes per guest call when the host splits a large send: the guest's linear memory
+/// grows to the largest argument it ever sees. Rounded down to whole records, so the wire
+/// is the same as one big call.
+const MAX_BYTES_PER_CALL: usize = 1 << 20;
 
 /// A guest instance with one configuration: a store, its memory limit, and the guest
 /// `config` resource. Connections made from one endpoint share the parsed configuration.
@@ -49,7 +50,7 @@ impl Endpoint {
                 config: handle,
                 poisoned: false,
             })),
-            chunk: config.max_fragment() * RECORDS_PER_CALL,
+            chunk: MAX_BYTES_PER_CALL / config.record_payload() * config.record_payload(),
         })
     }
 
@@ -168,33 +169,53 @@ impl Connection {
     /// After a `blocked` error, retry with the same data; after a partial result `n`, with
     /// `&data[n..]`.
     pub fn send(&mut self, data: &[u8]) -> Result<Progress, Error> {
-        // The guest sees whole-record chunks; a retry presents the same first chunk, so
-        // the guest's retry bookkeeping holds across the split.
-        let mut sent = 0;
-        for chunk in data.chunks(self.chunk) {
-            match self.call(|c, s, h| c.call_send(s, h, chunk))? {
-                Ok(p) if p.blocked == Blocked::NotBlocked => sent += p.bytes as usize,
-                Ok(p) => {
-                    return Ok(Progress {
-                        bytes: u32::try_from(sent + p.bytes as usize).unwrap_or(u32::MAX),
-                        blocked: Blocked::OnWrite,
-                    });
-                }
-                Err(_) if sent > 0 => {
-                    // Earlier chunks are acknowledged; this chunk's error comes back on
-                    // the retry, which presents the chunk again.
-                    return Ok(Progress {
-                        bytes: u32::try_from(sent).unwrap_or(u32::MAX),
-                        blocked: Blocked::OnWrite,
-                    });
-                }
-                Err(e) => return Err(e.into()),
+        self.sendv_with_offset(&[data], 0)
+    }
+
+    /// Sends the bytes of `bufs` after the first `offset` (s2n_sendv_with_offset). After a
+    /// partial result `n`, call again with `offset + n`; after a block, with the same
+    /// arguments.
+    pub fn sendv_with_offset(&mut self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
+        let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        if offset > total {
+            // Let the guest judge the offset (after flushing, as s2n orders it) without
+            // copying the buffers in.
+            return self.guest_sendv(&[], offset);
+        }
+        // The guest sees windows of whole records; a retry starts at the caller's new
+        // offset, so the first window is the one the guest's retry bookkeeping expects.
+        let mut sent = 0u64;
+        loop {
+            let window = window(bufs, offset + sent, self.chunk);
+            let len: u64 = window.iter().map(|b| b.len() as u64).sum();
+            match self.guest_sendv(&window, 0) {
+                Ok(p) if p.blocked == Blocked::NotBlocked => sent += u64::from(p.bytes),
+                Ok(p) => return Ok(progress(sent + u64::from(p.bytes), Blocked::OnWrite)),
+                // Earlier windows are acknowledged; this window's error comes back on the
+                // retry, which presents it again.
+                Err(_) if sent > 0 => return Ok(progress(sent, Blocked::OnWrite)),
+                Err(e) => return Err(e),
+            }
+            if offset + sent >= total || len == 0 {
+                return Ok(progress(sent, Blocked::NotBlocked));
             }
         }
-        Ok(Progress {
-            bytes: u32::try_from(sent).unwrap_or(u32::MAX),
-            blocked: Blocked::NotBlocked,
-        })
+    }
+
+    fn guest_sendv(&mut self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
+        let bufs: Vec<Vec<u8>> = bufs.iter().map(|b| b.to_vec()).collect();
+        Ok(self.call(|c, s, h| c.call_sendv_with_offset(s, h, &bufs, offset))??)
+    }
+
+    /// Dynamic record sizing (s2n_connection_set_dynamic_record_threshold): MTU-sized
+    /// records until `threshold` bytes have gone out, and again after `timeout_secs` idle.
+    pub fn set_dynamic_record_threshold(
+        &mut self,
+        threshold: u32,
+        timeout_secs: u16,
+    ) -> Result<(), Error> {
+        Ok(self
+            .call(|c, s, h| c.call_set_dynamic_record_threshold(s, h, threshold, timeout_secs))??)
     }
 
     /// Sends all of `data`, waiting on the transport as needed (for blocking transports
@@ -225,6 +246,11 @@ impl Connection {
     /// Unread plaintext in the current record (s2n_peek).
     pub fn peek(&mut self) -> Result<usize, Error> {
         Ok(self.call(|c, s, h| c.call_peek(s, h))? as usize)
+    }
+
+    /// Closes the write side (s2n_shutdown_send): queued records, then close_notify.
+    pub fn shutdown_send(&mut self) -> Result<(), Error> {
+        Ok(self.call(|c, s, h| c.call_shutdown_send(s, h))??)
     }
 
     /// Closes the connection (s2n_shutdown): close_notify out, then the peer's in.
@@ -261,5 +287,34 @@ impl Drop for Connection {
                 let _ = handle.resource_drop(&mut instance.store);
             }
         }
+    }
+}
+
+/// Up to `max` bytes of `bufs` starting `start` bytes in, as sub-slices.
+fn window<'a>(bufs: &[&'a [u8]], mut start: u64, max: usize) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut left = max;
+    for buf in bufs {
+        let len = buf.len() as u64;
+        if start >= len {
+            start -= len;
+            continue;
+        }
+        let begin = start as usize;
+        start = 0;
+        let end = buf.len().min(begin + left);
+        out.push(&buf[begin..end]);
+        left -= end - begin;
+        if left == 0 {
+            break;
+        }
+    }
+    out
+}
+
+fn progress(bytes: u64, blocked: Blocked) -> Progress {
+    Progress {
+        bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+        blocked,
     }
 }

@@ -14,6 +14,7 @@ mod bindings;
 mod config;
 mod connection;
 mod error;
+mod names;
 pub mod pki;
 mod runtime;
 pub mod scripted;

@@ -124,6 +124,19 @@ impl MemPair {
         }
     }
 
+    /// A component client connection already made (e.g. from a shared endpoint) against a
+    /// native server.
+    pub fn from_parts(conn: Connection, wire: ScriptedTransport, peer: Arc<ServerConfig>) -> Self {
+        let mut peer = rustls::ServerConnection::new(peer).expect("native server");
+        peer.set_buffer_limit(None);
+        MemPair {
+            conn,
+            wire,
+            peer: peer.into(),
+            inbox: Vec::new(),
+        }
+    }
+
     /// Moves the component's output into the peer and the peer's output to the component.
     pub fn pump(&mut self) -> Result<(), rustls::Error> {
         let out = self.wire.take_outbound();

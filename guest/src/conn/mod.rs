@@ -6,27 +6,47 @@ mod records;
 mod recv;
 mod send;
 mod shutdown;
+mod sizing;
 
 use crate::engine::{EngineConfig, Session};
 use crate::io::{Socket, Wire};
-use crate::types::{
-    Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, RecordSizing, SessionInfo,
-};
+use crate::types::{Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo};
 use records::RecordReader;
+use sizing::{MIN_SEND_BUFFER, Sizing};
 
 /// A validated configuration, shared by the connections made from it.
 #[derive(Clone, Debug)]
 pub struct Config {
     engine: EngineConfig,
-    sizing: RecordSizing,
+    max_fragment: usize,
+    send_buffer: Option<usize>,
 }
 
 impl Config {
     /// Validates `options` and builds the engine configuration once.
     pub fn new(options: &ConfigOptions) -> Result<Self, Error> {
+        let mut max_fragment = options.record_sizing.max_fragment();
+        if let Some(limit) = options.max_fragment_length {
+            if !(512..=16384).contains(&limit) {
+                return Err(Error::usage(
+                    "invalid-argument",
+                    format!("max fragment length {limit} is outside 512..=16384"),
+                ));
+            }
+            max_fragment = max_fragment.min(limit as usize);
+        }
+        let send_buffer = options.send_buffer_size.map(|size| size as usize);
+        if send_buffer.is_some_and(|size| size < MIN_SEND_BUFFER) {
+            // R38: a KeyUpdate or alert record must fit unfragmented.
+            return Err(Error::usage(
+                "invalid-argument",
+                format!("send buffer must be at least {MIN_SEND_BUFFER} bytes"),
+            ));
+        }
         Ok(Config {
             engine: EngineConfig::build(options)?,
-            sizing: options.record_sizing,
+            max_fragment,
+            send_buffer,
         })
     }
 }
@@ -45,7 +65,7 @@ enum ReadClosed {
 pub struct Connection<S> {
     wire: Wire<S>,
     session: Session,
-    sizing: RecordSizing,
+    sizing: Sizing,
     /// Ciphertext queued for the transport; `out_pos` bytes of it already went out.
     out: Vec<u8>,
     out_pos: usize,
@@ -54,6 +74,8 @@ pub struct Connection<S> {
     consumed: usize,
     read_closed: Option<ReadClosed>,
     write_closed: bool,
+    /// The transport reported end of stream.
+    eof: bool,
     /// A fatal error ended the connection (local, or a received alert).
     failed: bool,
     alert_received: Option<u8>,
@@ -67,13 +89,14 @@ impl<S: Socket> Connection<S> {
         Ok(Connection {
             wire: Wire::new(socket),
             session: Session::new(&config.engine)?,
-            sizing: config.sizing,
+            sizing: Sizing::new(config.max_fragment, config.send_buffer),
             out: Vec::new(),
             out_pos: 0,
             reader: RecordReader::default(),
             consumed: 0,
             read_closed: None,
             write_closed: false,
+            eof: false,
             failed: false,
             alert_received: None,
             close_sent: false,
@@ -124,10 +147,24 @@ impl<S: Socket> Connection<S> {
         self.alert_received
     }
 
-    /// Moves the engine's pending records into `out` and hands `out` to the transport
-    /// until it is empty. Errors carry `on-write`.
+    /// s2n_connection_set_dynamic_record_threshold: MTU-sized records until `threshold`
+    /// bytes have been sent, and again after `timeout_secs` without a send (R33-R35).
+    pub fn set_dynamic_record_threshold(
+        &mut self,
+        threshold: u32,
+        timeout_secs: u16,
+    ) -> Result<(), Error> {
+        self.sizing.set_dynamic_threshold(threshold, timeout_secs)
+    }
+
+    /// Moves the engine's pending records into `out`, then flushes `out`.
     fn flush_out(&mut self) -> Result<(), Error> {
         self.session.drain_outgoing(&mut self.out);
+        self.flush_queued()
+    }
+
+    /// Hands `out` to the transport until it is empty. Errors carry `on-write`.
+    fn flush_queued(&mut self) -> Result<(), Error> {
         while self.out_pos < self.out.len() {
             let n = self
                 .wire
@@ -158,6 +195,7 @@ impl<S: Socket> Connection<S> {
             // A malformed record header ends the connection like any bad record.
             self.fail();
         } else if error.kind == ErrorKind::Closed {
+            self.eof = true;
             self.read_closed = Some(ReadClosed::Abruptly);
             if self.session.version() != Some(ProtocolVersion::Tls13) {
                 self.write_closed = true;

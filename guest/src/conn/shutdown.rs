@@ -1,19 +1,20 @@
-//! s2n_shutdown: send our closing alert, then wait for the peer's close_notify (R58-R62).
+//! s2n_shutdown_send and s2n_shutdown: our closing alert out, then the peer's close_notify
+//! in (R58-R62).
 
 use super::{Connection, ReadClosed};
 use crate::io::Socket;
-use crate::types::{Blocked, Error};
+use crate::types::{Blocked, Error, ProtocolVersion};
 
 impl<S: Socket> Connection<S> {
-    /// Closes the connection (s2n_shutdown).
+    /// Closes the write side (s2n_shutdown_send, R58).
     ///
-    /// Closes the write side at once, flushes queued records, sends close_notify (or, after
-    /// a local fatal error, the alert the engine queued for it), then reads and discards
-    /// records until the peer's close_notify. A peer KeyUpdate met while draining is applied,
-    /// so a graceful close succeeds (a deliberate departure from s2n). Blocked calls are
-    /// retried by calling again; once it succeeds, later calls succeed at once.
-    pub fn shutdown(&mut self) -> Result<(), Error> {
+    /// The write side closes at once, so a later `send` fails `closed` even if this call
+    /// blocks; records already queued still go out, before the close_notify (R59). After a
+    /// local fatal error the alert the engine queued for it goes instead. Idempotent. Before
+    /// TLS 1.3 this closes the read side too (R60).
+    pub fn shutdown_send(&mut self) -> Result<(), Error> {
         self.write_closed = true;
+        self.flush_out()?;
         if !self.close_sent {
             if !self.failed {
                 self.session.send_close_notify();
@@ -21,22 +22,39 @@ impl<S: Socket> Connection<S> {
             self.close_sent = true;
         }
         self.flush_out()?;
-        // No close_notify is coming after a fatal error or before the handshake finished.
-        if self.failed || self.session.is_handshaking() {
+        if self.session.version() != Some(ProtocolVersion::Tls13) {
             self.read_closed.get_or_insert(ReadClosed::Abruptly);
+        }
+        Ok(())
+    }
+
+    /// Closes the connection (s2n_shutdown, R61-R62): `shutdown_send`, then reads and
+    /// discards records until the peer's close_notify.
+    ///
+    /// A peer KeyUpdate met while draining is applied, so a graceful close succeeds (a
+    /// deliberate departure from s2n). No close_notify is awaited after a fatal error or
+    /// before the handshake finished. Once it succeeds, later calls succeed at once.
+    pub fn shutdown(&mut self) -> Result<(), Error> {
+        self.shutdown_send()?;
+        if self.failed || self.session.is_handshaking() {
             return Ok(());
         }
         loop {
-            match self.read_closed {
-                Some(ReadClosed::CloseNotify) => return Ok(()),
-                Some(ReadClosed::Abruptly) => {
-                    return Err(Error::closed("the peer closed without close_notify")
-                        .with_blocked(Blocked::OnRead));
-                }
-                None => {}
+            if self.session.peer_closed() {
+                self.read_closed = Some(ReadClosed::CloseNotify);
+                return Ok(());
             }
+            if self.eof {
+                return Err(Error::closed("the peer closed without close_notify")
+                    .with_blocked(Blocked::OnRead));
+            }
+            let record = match self.reader.read(&mut self.wire) {
+                Ok(record) => record,
+                Err(e) => return Err(self.read_failed(e)),
+            };
+            self.feed(&record)?;
             // Application data met while draining is discarded, as in s2n.
-            self.recv(16384)?;
+            self.session.discard_plaintext();
         }
     }
 }

@@ -7,9 +7,10 @@
 //! The individual suites, groups and the verification-algorithm table are exported so the
 //! configuration layer can reorder or restrict them:
 //!
-//! ```ignore
+//! ```
 //! let mut p = tlsbox_guest::crypto::provider();
 //! p.cipher_suites = vec![tlsbox_guest::crypto::TLS13_AES_256_GCM_SHA384];
+//! assert!(p.kx_groups.len() >= 3);
 //! ```
 
 mod aead;

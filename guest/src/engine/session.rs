@@ -7,7 +7,7 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 use super::config::EngineConfig;
 use super::errors::from_rustls;
 use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
-use crate::types::{Error, ErrorKind, ProtocolVersion, SessionInfo};
+use crate::types::{CipherSuite, Error, ErrorKind, ProtocolVersion, SessionInfo};
 
 /// The TLS state machine. Callers hand it whole records and take whole records back; it
 /// never touches a transport.
@@ -55,6 +55,16 @@ impl Session {
     /// Whether the handshake is still running.
     pub fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()
+    }
+
+    /// Whether rustls has records waiting (handshake, alerts, tickets, KeyUpdate).
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// The negotiated cipher suite, once known.
+    pub fn suite(&self) -> Option<CipherSuite> {
+        suite_from_rustls(self.conn.negotiated_cipher_suite()?.suite())
     }
 
     /// Appends every record rustls has ready (handshake, alerts, tickets, KeyUpdate) to `out`.
@@ -110,6 +120,15 @@ impl Session {
         buf
     }
 
+    /// Drops the current record's unread plaintext.
+    pub fn discard_plaintext(&mut self) {
+        while self.plaintext > 0 {
+            if self.read_plaintext(self.plaintext).is_empty() {
+                break;
+            }
+        }
+    }
+
     /// Whether the peer's close_notify has been processed.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
@@ -136,7 +155,7 @@ impl Session {
         };
         Some(SessionInfo {
             version: self.version()?,
-            cipher_suite: suite_from_rustls(self.conn.negotiated_cipher_suite()?.suite())?,
+            cipher_suite: self.suite()?,
             kx_group: self
                 .conn
                 .negotiated_key_exchange_group()

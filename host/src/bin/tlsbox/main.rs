@@ -105,18 +105,14 @@ fn read_optional(path: &Option<PathBuf>) -> Result<Option<Vec<u8>>> {
     path.as_deref().map(read_file).transpose()
 }
 
-/// Human-readable names for the session summary.
+/// One line describing what the handshake negotiated.
 fn describe(info: &SessionInfo) -> String {
-    format!(
-        "{:?}, {:?}, {}{}",
-        info.version,
-        info.cipher_suite,
-        info.kx_group
-            .map(|g| format!("{g:?}"))
-            .unwrap_or_else(|| "no key exchange".into()),
-        info.alpn
-            .as_deref()
-            .map(|a| format!(", ALPN {a}"))
-            .unwrap_or_default(),
-    )
+    let mut line = format!("{} {}", info.version.name(), info.cipher_suite.name());
+    if let Some(group) = info.kx_group {
+        line += &format!(" {}", group.name());
+    }
+    if let Some(alpn) = &info.alpn {
+        line += &format!(" ALPN {alpn}");
+    }
+    line
 }
