@@ -163,7 +163,7 @@ fn handshake(c: &mut Criterion) {
     print_ratios("handshake", &[label]);
 }
 
-/// Prints component/native ratios from criterion's saved mean estimates.
+/// Prints component/native ratios from criterion's saved estimates.
 fn print_ratios(group: &str, labels: &[&str]) {
     let mean = |variant: &str, label: &str| -> Option<f64> {
         let path = criterion_dir()
@@ -172,7 +172,10 @@ fn print_ratios(group: &str, labels: &[&str]) {
             .join(label)
             .join("new/estimates.json");
         let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        json["mean"]["point_estimate"].as_f64()
+        // The slope is what criterion prints as `time` for iterated samples.
+        json["slope"]["point_estimate"]
+            .as_f64()
+            .or_else(|| json["mean"]["point_estimate"].as_f64())
     };
     for label in labels {
         if let (Some(component), Some(ours), Some(ring)) = (

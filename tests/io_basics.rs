@@ -216,3 +216,101 @@ fn shutdown_exchanges_close_notify() {
     assert_eq!(pair.conn.send(b"x").unwrap_err().kind, ErrorKind::Closed);
     assert_eq!(pair.conn.recv(10).unwrap().data.len(), 0);
 }
+
+#[test]
+fn peer_key_update_request_is_answered_alone_at_the_next_send() {
+    // R41, R50, R66: a record holding only a KeyUpdate yields no data (blocked); the answer
+    // goes out at the next send, in its own 27-byte record before the data record, even
+    // with a send buffer that would otherwise batch.
+    for buffer in [None, Some(20_000)] {
+        let mut config = client_config(pki()).cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384]);
+        if let Some(size) = buffer {
+            config = config.send_buffer_size(size);
+        }
+        let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
+        pair.handshake().unwrap();
+        pair.pump().unwrap();
+        assert!(
+            pair.conn.recv(1).unwrap_err().is_blocked(),
+            "ticket consumed"
+        );
+        pair.peer.refresh_traffic_keys().unwrap();
+        pair.pump().unwrap();
+        let err = pair.conn.recv(100).unwrap_err();
+        assert_eq!(
+            (err.kind, err.blocked),
+            (ErrorKind::Blocked, Blocked::OnRead)
+        );
+        pair.wire.clear_calls();
+        let p = pair.conn.send(b"hello world\0").unwrap();
+        assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
+        assert_eq!(lens(&pair, Direction::Send), vec![27, 34], "{buffer:?}");
+        assert_eq!(pair.peer_received(), b"hello world\0");
+        // Both directions work under the new keys.
+        pair.peer_send(b"after update");
+        assert_eq!(pair.recv_exact(12), b"after update");
+    }
+}
+
+#[test]
+fn t2_max_fragment_length_512() {
+    // R32, T2: with a 512-byte cap, 512 bytes are one record and 513 are two.
+    let config = client_config(pki())
+        .cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384])
+        .max_fragment_length(512);
+    let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
+    pair.handshake().unwrap();
+    pair.wire.clear_calls();
+    let data = payload(513, 4);
+    assert_eq!(pair.conn.send(&data[..512]).unwrap().bytes, 512);
+    assert_eq!(lens(&pair, Direction::Send), vec![534]);
+    assert_eq!(pair.conn.send(&data).unwrap().bytes, 513);
+    assert_eq!(lens(&pair, Direction::Send), vec![534, 534, 23]);
+    let mut expected = data[..512].to_vec();
+    expected.extend_from_slice(&data);
+    assert_eq!(pair.peer_received(), expected);
+}
+
+#[test]
+fn config_validates_sizing_options() {
+    // R38: a send buffer below 1034 bytes, and a fragment cap outside 512..=16384.
+    let runtime = runtime();
+    for config in [
+        client_config(pki()).send_buffer_size(1033),
+        client_config(pki()).max_fragment_length(511),
+        client_config(pki()).max_fragment_length(16385),
+    ] {
+        let err = tlsbox::Connection::new(&runtime, &config, tlsbox::ScriptedTransport::new())
+            .err()
+            .expect("rejected");
+        assert_eq!(
+            (err.kind, err.name.as_str()),
+            (ErrorKind::Usage, "invalid-argument")
+        );
+    }
+    assert!(
+        tlsbox::Connection::new(
+            &runtime,
+            &client_config(pki()).send_buffer_size(1034),
+            tlsbox::ScriptedTransport::new()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn t12_zero_byte_send_is_would_block() {
+    // Departure from R4/T12: a transport that takes 0 bytes is would-block, never a spin.
+    let mut pair = fixture();
+    pair.wire.script_send([Step::Allow(0), Step::Allow(0)]);
+    for _ in 0..2 {
+        let err = pair.conn.send(b"hello world\0").unwrap_err();
+        assert_eq!(
+            (err.kind, err.name.as_str(), err.blocked),
+            (ErrorKind::Blocked, "io-blocked", Blocked::OnWrite)
+        );
+    }
+    assert_eq!(pair.conn.send(b"hello world\0").unwrap().bytes, 12);
+    assert_eq!(lens(&pair, Direction::Send), vec![34, 34, 34]);
+    assert_eq!(pair.peer_received(), b"hello world\0");
+}

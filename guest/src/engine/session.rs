@@ -57,8 +57,12 @@ impl Session {
         self.conn.is_handshaking()
     }
 
-    /// Whether rustls has records waiting (handshake, alerts, tickets, KeyUpdate).
-    pub fn wants_write(&self) -> bool {
+    /// Whether records other than application data are waiting to go out (handshake,
+    /// alerts, tickets, a KeyUpdate answer).
+    pub fn wants_write(&mut self) -> bool {
+        // rustls holds a KeyUpdate answer back until the next write; an empty write
+        // releases it without producing a data record.
+        let _ = self.conn.writer().write(&[]);
         self.conn.wants_write()
     }
 
