@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::Connection;
-use super::sizing::small_payload;
+use super::sizing::Limits;
 use crate::io::Socket;
 use crate::types::{Blocked, Error, ErrorKind, Progress};
 
@@ -45,7 +45,7 @@ impl<S: Socket> Connection<S> {
             ));
         }
         self.sizing.start_send();
-        let small = small_payload(self.session.version(), self.session.suite());
+        let limits = Limits::new(self.session.version(), self.session.suite());
         let mut input = Gather::new(bufs, offset + self.consumed as u64);
         while self.consumed < total {
             if self.session.is_handshaking() {
@@ -64,14 +64,14 @@ impl<S: Socket> Connection<S> {
                 self.session.drain_outgoing(&mut self.out);
                 self.flush_queued()?;
             }
-            let n = self.sizing.next_payload(total - self.consumed, small);
+            let n = self.sizing.next_payload(total - self.consumed, &limits);
             self.session.encrypt(&input.take(n), &mut self.out)?;
             self.consumed += n;
             self.sizing.record_written(n);
             let queued = self.out.len() - self.out_pos;
             if !self
                 .sizing
-                .should_flush(queued, total - self.consumed, small)
+                .should_flush(queued, total - self.consumed, &limits)
             {
                 continue;
             }

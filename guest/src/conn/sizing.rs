@@ -7,8 +7,11 @@ use crate::types::{CipherSuite, Error, ProtocolVersion};
 
 /// Largest plaintext in one TLS record.
 const MAX_FRAGMENT: usize = 16384;
-/// s2n's worst-case record overhead used to size buffers: 5-byte header + 1024 expansion.
-const MAX_RECORD_OVERHEAD: usize = 1029;
+/// s2n's worst-case record overhead for sizing the send buffer: 5-byte header + 1024 bytes
+/// of expansion before TLS 1.3 (or before the version is known) ...
+const MAX_RECORD_OVERHEAD_TLS12: usize = 1029;
+/// ... and 5 + 1 content type + 255 padding/tag once TLS 1.3 is negotiated.
+const MAX_RECORD_OVERHEAD_TLS13: usize = 261;
 /// The smallest send buffer s2n accepts: a whole KeyUpdate or alert record must fit.
 pub const MIN_SEND_BUFFER: usize = 1034;
 /// The largest dynamic record threshold s2n accepts (R35).
@@ -73,13 +76,13 @@ impl Sizing {
     }
 
     /// Plaintext bytes for the next record (R32, R33).
-    pub fn next_payload(&self, remaining: usize, small: usize) -> usize {
+    pub fn next_payload(&self, remaining: usize, limits: &Limits) -> usize {
         let mut max = self.max_fragment;
         if let Some(buffer) = self.send_buffer {
-            max = max.min(buffer.saturating_sub(MAX_RECORD_OVERHEAD).max(1));
+            max = max.min(buffer.saturating_sub(limits.overhead).max(1));
         }
         if self.active < self.resize_threshold {
-            max = max.min(small);
+            max = max.min(limits.small_payload);
         }
         remaining.min(max)
     }
@@ -91,19 +94,41 @@ impl Sizing {
 
     /// Whether queued records must go out now (R39): always without a send buffer; with
     /// one, when the call's data is all encrypted or another full record would not fit.
-    pub fn should_flush(&self, queued: usize, remaining: usize, small: usize) -> bool {
+    pub fn should_flush(&self, queued: usize, remaining: usize, limits: &Limits) -> bool {
         let Some(buffer) = self.send_buffer else {
             return true;
         };
         remaining == 0
             || buffer.saturating_sub(queued)
-                < self.next_payload(remaining, small) + MAX_RECORD_OVERHEAD
+                < self.next_payload(remaining, limits) + limits.overhead
+    }
+}
+
+/// Per-record figures that depend on the negotiated version and suite.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The MTU-sized payload used by dynamic record sizing.
+    pub small_payload: usize,
+    /// The worst-case record expansion s2n reserves in the send buffer.
+    pub overhead: usize,
+}
+
+impl Limits {
+    /// The figures for a connection at `version` with `suite`.
+    pub fn new(version: Option<ProtocolVersion>, suite: Option<CipherSuite>) -> Self {
+        Limits {
+            small_payload: small_payload(version, suite),
+            overhead: match version {
+                Some(ProtocolVersion::Tls13) => MAX_RECORD_OVERHEAD_TLS13,
+                _ => MAX_RECORD_OVERHEAD_TLS12,
+            },
+        }
     }
 }
 
 /// The MTU-sized payload for dynamic record sizing: the base minus this suite's per-record
 /// expansion (tag, TLS 1.3 content type, TLS 1.2 explicit nonce).
-pub fn small_payload(version: Option<ProtocolVersion>, suite: Option<CipherSuite>) -> usize {
+fn small_payload(version: Option<ProtocolVersion>, suite: Option<CipherSuite>) -> usize {
     use CipherSuite::*;
     let expansion = match (version, suite) {
         (Some(ProtocolVersion::Tls12), Some(TlsEcdheEcdsaWithChacha20Poly1305Sha256))
