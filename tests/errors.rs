@@ -43,7 +43,7 @@ fn garbage_peer_is_a_protocol_error_for_both_roles() {
     let garbage = payload(4096, 99);
     for config in [client_config(pki()), server_config(pki())] {
         let wire = ScriptedTransport::new();
-        let mut conn = Connection::new(&runtime(), &config, wire.clone()).unwrap();
+        let conn = Connection::new(&runtime(), &config, wire.clone()).unwrap();
         wire.push_inbound(&garbage);
         let err = loop {
             match conn.negotiate() {
@@ -73,7 +73,7 @@ fn garbage_that_looks_like_records_is_rejected() {
         bytes.extend_from_slice(&payload(1024, u64::from(i) + 1));
     }
     let wire = ScriptedTransport::new();
-    let mut conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
+    let conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
     wire.push_inbound(&bytes);
     let err = conn.negotiate().unwrap_err();
     assert_eq!(err.kind, ErrorKind::Protocol, "{err}");
@@ -82,7 +82,7 @@ fn garbage_that_looks_like_records_is_rejected() {
 #[test]
 fn oversized_record_header_is_rejected_before_reading_the_body() {
     let wire = ScriptedTransport::new();
-    let mut conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
+    let conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
     wire.push_inbound(&[22, 3, 1, 0xff, 0xff]);
     let err = conn.negotiate().unwrap_err();
     assert_eq!(
@@ -102,7 +102,7 @@ fn oversized_record_header_is_rejected_before_reading_the_body() {
 #[test]
 fn lying_transport_is_an_io_error() {
     let wire = ScriptedTransport::new();
-    let mut conn = Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
+    let conn = Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
     wire.script_send([Step::Lie(1 << 20)]);
     let err = conn.negotiate().unwrap_err();
     assert_eq!(
@@ -112,7 +112,7 @@ fn lying_transport_is_an_io_error() {
     );
 
     let wire = ScriptedTransport::new();
-    let mut conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
+    let conn = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
     wire.script_recv([Step::Lie(64)]);
     let err = conn.negotiate().unwrap_err();
     assert_eq!(
@@ -132,7 +132,7 @@ fn failed_connection_does_not_disturb_another() {
     good.handshake().unwrap();
     // ... and a doomed one on the same runtime.
     let wire = ScriptedTransport::new();
-    let mut bad = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
+    let bad = Connection::new(&runtime(), &server_config(pki()), wire.clone()).unwrap();
     wire.push_inbound(&payload(4096, 5));
     assert_eq!(bad.negotiate().unwrap_err().kind, ErrorKind::Protocol);
     drop(bad);
@@ -147,7 +147,7 @@ fn failed_connection_does_not_disturb_another() {
 #[test]
 fn transport_eof_during_handshake_is_closed() {
     let wire = ScriptedTransport::new();
-    let mut conn = Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
+    let conn = Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
     wire.script_recv([Step::Eof]);
     let err = conn.negotiate().unwrap_err();
     assert_eq!(

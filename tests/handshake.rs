@@ -184,8 +184,8 @@ fn mutual_tls_client_certificate_is_verified() {
     let runtime = runtime();
     let a = tlsbox::ScriptedTransport::new();
     let b = tlsbox::ScriptedTransport::new();
-    let mut c = tlsbox::Connection::new(&runtime, &client, a.clone()).unwrap();
-    let mut s = tlsbox::Connection::new(&runtime, &server, b.clone()).unwrap();
+    let c = tlsbox::Connection::new(&runtime, &client, a.clone()).unwrap();
+    let s = tlsbox::Connection::new(&runtime, &server, b.clone()).unwrap();
     let (mut c_done, mut s_done) = (false, false);
     for _ in 0..32 {
         c_done = c_done || c.negotiate().is_ok();

@@ -118,7 +118,7 @@ fn component_client_against_s_server(
     let (_server, port, lines) = s_server(&files, protocol);
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let config = client_config(pki()).cipher_suites(&[suite]);
-    let mut conn = Connection::new(&runtime(), &config, TcpTransport::new(tcp)).unwrap();
+    let conn = Connection::new(&runtime(), &config, TcpTransport::new(tcp)).unwrap();
     conn.negotiate().unwrap();
     let info = conn.session_info().unwrap().unwrap();
     assert_eq!((info.cipher_suite, info.version), (suite, version));
@@ -187,7 +187,7 @@ fn s_client_against_component_server(protocol: &[&str], version: ProtocolVersion
     let port = listener.local_addr().unwrap().port();
     let server = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
-        let mut conn =
+        let conn =
             Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
         conn.negotiate().unwrap();
         let mut line = Vec::new();

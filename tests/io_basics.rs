@@ -187,7 +187,7 @@ fn close_notify_reads_as_zero_bytes_and_eof_as_closed() {
         let r = pair.conn.recv(100).unwrap();
         assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
     }
-    let mut pair = fixture();
+    let pair = fixture();
     pair.wire.script_recv([Step::Eof]);
     let err = pair.conn.recv(100).unwrap_err();
     assert_eq!(
@@ -313,4 +313,62 @@ fn t12_zero_byte_send_is_would_block() {
     assert_eq!(pair.conn.send(b"hello world\0").unwrap().bytes, 12);
     assert_eq!(lens(&pair, Direction::Send), vec![34, 34, 34]);
     assert_eq!(pair.peer_received(), b"hello world\0");
+}
+
+#[test]
+fn t19_send_after_peer_closure_depends_on_version() {
+    // R28, R44, T19: TLS 1.3 keeps writing after the peer's close_notify; TLS 1.2 does not.
+    for (suite, writable) in [
+        (CipherSuite::Tls13Aes256GcmSha384, true),
+        (CipherSuite::TlsEcdheEcdsaWithAes256GcmSha384, false),
+    ] {
+        let config = client_config(pki()).cipher_suites(&[suite]);
+        let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
+        pair.handshake().unwrap();
+        pair.peer.send_close_notify();
+        pair.pump().unwrap();
+        let r = pair.conn.recv(10).unwrap();
+        assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
+        match pair.conn.send(b"after close") {
+            Ok(p) => {
+                assert!(writable, "{suite:?}");
+                assert_eq!(p.bytes, 11);
+                assert_eq!(pair.peer_received(), b"after close");
+            }
+            Err(e) => {
+                assert!(!writable, "{suite:?}: {e}");
+                assert_eq!((e.kind, e.blocked), (ErrorKind::Closed, Blocked::OnWrite));
+            }
+        }
+    }
+}
+
+#[test]
+fn t43_fatal_alert_closes_both_directions() {
+    // R55, T43: the peer fails (we feed it garbage) and sends a fatal alert.
+    let mut pair = fixture();
+    pair.peer
+        .read_tls(
+            &mut &[
+                23u8, 3, 3, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ][..],
+        )
+        .unwrap();
+    assert!(
+        pair.peer.process_new_packets().is_err(),
+        "the peer rejects the record"
+    );
+    pair.pump().unwrap();
+    let err = pair.conn.recv(100).unwrap_err();
+    assert_eq!(
+        (err.kind, err.name.as_str(), err.blocked),
+        (ErrorKind::Alert, "alert", Blocked::OnRead)
+    );
+    assert_eq!(err.alert, Some(20), "bad_record_mac");
+    assert_eq!(pair.conn.alert_received().unwrap(), Some(20));
+    assert_eq!(pair.conn.alert_received().unwrap(), Some(20), "repeatable");
+    assert_eq!(pair.conn.recv(100).unwrap_err().kind, ErrorKind::Closed);
+    assert_eq!(pair.conn.send(b"x").unwrap_err().kind, ErrorKind::Closed);
+    pair.wire.clear_calls();
+    pair.conn.shutdown().unwrap();
 }

@@ -717,8 +717,7 @@ fn t28_multi_record_across_calls() {
 fn t20_send_without_keys() {
     // R29: no handshake, no early data: encrypt (protocol), and no callback is made.
     let wire = tlsbox::ScriptedTransport::new();
-    let mut conn =
-        tlsbox::Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
+    let conn = tlsbox::Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
     let tlsbox = Outcome::from_send(conn.send(HELLO));
     let mut s2n = S2nPair::unhandshaken(S2nOptions::default());
     s2n.clear_calls();

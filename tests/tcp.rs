@@ -25,8 +25,7 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
 fn blocking_client_against_native_echo_server() {
     let (addr, server) = native_echo_server(native_server(pki(), ring_provider(None)));
     let tcp = TcpStream::connect(&addr).unwrap();
-    let mut conn =
-        Connection::new(&runtime(), &client_config(pki()), TcpTransport::new(tcp)).unwrap();
+    let conn = Connection::new(&runtime(), &client_config(pki()), TcpTransport::new(tcp)).unwrap();
     conn.negotiate().unwrap();
     let data = payload(256 * 1024, 21);
     let p = conn.send(&data).unwrap();
@@ -58,8 +57,7 @@ fn non_blocking_server_against_native_client() {
     });
     let (tcp, _) = listener.accept().unwrap();
     tcp.set_nonblocking(true).unwrap();
-    let mut conn =
-        Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
+    let conn = Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
     retry(|| conn.negotiate()).unwrap();
     // Echo until the client has had everything back.
     let mut echoed = 0;
@@ -129,7 +127,7 @@ fn t17_non_blocking_sendv_with_offset_loop() {
         ] {
             let (addr, server) = native_sink(versions, total);
             let tcp = TcpStream::connect(&addr).unwrap();
-            let mut conn = Connection::new(
+            let conn = Connection::new(
                 &runtime(),
                 &client_config(pki()).record_sizing(sizing),
                 TcpTransport::new(tcp.try_clone().unwrap()),
@@ -173,7 +171,7 @@ fn t17_non_blocking_send_of_10_mb() {
     let data = payload(10_000_000, 17);
     let (addr, server) = native_sink(TLS13, data.len());
     let tcp = TcpStream::connect(&addr).unwrap();
-    let mut conn = Connection::new(
+    let conn = Connection::new(
         &runtime(),
         &client_config(pki()),
         TcpTransport::new(tcp.try_clone().unwrap()),

@@ -230,6 +230,12 @@ pub struct ConfigOptions {
     /// Send buffer for multi-record batching (at least 1034 bytes); `None` flushes every
     /// record on its own.
     pub send_buffer_size: Option<u32>,
+    /// recv fills the request from several records (s2n's multi-record mode).
+    pub recv_multi_record: bool,
+    /// recv reads ahead into a 16 KiB buffer instead of exactly one record.
+    pub recv_buffering: bool,
+    /// Upper bound of the blinding delay in seconds (0 disables it).
+    pub max_blinding_delay_secs: u32,
 }
 
 impl ConfigOptions {
@@ -249,6 +255,9 @@ impl ConfigOptions {
             record_sizing: RecordSizing::Default,
             max_fragment_length: None,
             send_buffer_size: None,
+            recv_multi_record: false,
+            recv_buffering: false,
+            max_blinding_delay_secs: 30,
         }
     }
 }

@@ -113,6 +113,22 @@ impl wit::GuestConnection for ConnectionResource {
         u32::try_from(self.0.borrow().peek()).unwrap_or(u32::MAX)
     }
 
+    fn peek_buffered(&self) -> u32 {
+        u32::try_from(self.0.borrow().peek_buffered()).unwrap_or(u32::MAX)
+    }
+
+    fn set_recv_multi_record(&self, enabled: bool) {
+        self.0.borrow_mut().set_recv_multi_record(enabled);
+    }
+
+    fn request_key_update(&self) -> Result<(), wit::Error> {
+        self.0.borrow_mut().request_key_update().map_err(error)
+    }
+
+    fn delay(&self) -> u64 {
+        self.0.borrow().delay()
+    }
+
     fn shutdown_send(&self) -> Result<(), wit::Error> {
         self.0.borrow_mut().shutdown_send().map_err(error)
     }
@@ -217,6 +233,9 @@ fn config_options(o: wit::ConfigOptions) -> types::ConfigOptions {
         },
         max_fragment_length: o.max_fragment_length,
         send_buffer_size: o.send_buffer_size,
+        recv_multi_record: o.recv_multi_record,
+        recv_buffering: o.recv_buffering,
+        max_blinding_delay_secs: o.max_blinding_delay_secs.unwrap_or(30),
     }
 }
 

@@ -40,6 +40,9 @@ impl Config {
                 record_sizing: RecordSizing::Default,
                 max_fragment_length: None,
                 send_buffer_size: None,
+                recv_multi_record: false,
+                recv_buffering: false,
+                max_blinding_delay_secs: None,
             },
         }
     }
@@ -110,6 +113,24 @@ impl Config {
     /// Enables multi-record sends through a buffer of `size` bytes (at least 1034).
     pub fn send_buffer_size(mut self, size: u32) -> Self {
         self.options.send_buffer_size = Some(size);
+        self
+    }
+
+    /// Multi-record reads: `recv` fills the request from several records.
+    pub fn recv_multi_record(mut self, enabled: bool) -> Self {
+        self.options.recv_multi_record = enabled;
+        self
+    }
+
+    /// Receive buffering: `recv` reads ahead up to 16 KiB per transport call.
+    pub fn recv_buffering(mut self, enabled: bool) -> Self {
+        self.options.recv_buffering = enabled;
+        self
+    }
+
+    /// Upper bound of the blinding delay after a failure (0 disables it; default 30 s).
+    pub fn max_blinding_delay_secs(mut self, secs: u32) -> Self {
+        self.options.max_blinding_delay_secs = Some(secs);
         self
     }
 

@@ -126,6 +126,11 @@ fn lock(shared: &Mutex<Instance>) -> MutexGuard<'_, Instance> {
 /// Every call returns at once when the transport would block, with the blocked status in
 /// the result or error; call again when the transport is ready. Over a blocking transport
 /// calls simply finish.
+///
+/// As in s2n, one thread may send while another receives (share it in an `Arc`): each call
+/// holds the instance only while it runs, so over a non-blocking transport a reader waiting
+/// for data never holds up a writer. Two concurrent senders (or receivers) break the retry
+/// contract, exactly as they would in s2n.
 pub struct Connection {
     shared: Arc<Mutex<Instance>>,
     handle: Option<ResourceAny>,
@@ -161,21 +166,21 @@ impl Connection {
     }
 
     /// Drives the handshake (s2n_negotiate).
-    pub fn negotiate(&mut self) -> Result<(), Error> {
+    pub fn negotiate(&self) -> Result<(), Error> {
         Ok(self.call(|c, s, h| c.call_negotiate(s, h))??)
     }
 
     /// Sends `data` (s2n_send): the acknowledged byte count, `Blocked::OnWrite` if partial.
     /// After a `blocked` error, retry with the same data; after a partial result `n`, with
     /// `&data[n..]`.
-    pub fn send(&mut self, data: &[u8]) -> Result<Progress, Error> {
+    pub fn send(&self, data: &[u8]) -> Result<Progress, Error> {
         self.sendv_with_offset(&[data], 0)
     }
 
     /// Sends the bytes of `bufs` after the first `offset` (s2n_sendv_with_offset). After a
     /// partial result `n`, call again with `offset + n`; after a block, with the same
     /// arguments.
-    pub fn sendv_with_offset(&mut self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
+    pub fn sendv_with_offset(&self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
         let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         if offset > total {
             // Let the guest judge the offset (after flushing, as s2n orders it) without
@@ -202,7 +207,7 @@ impl Connection {
         }
     }
 
-    fn guest_sendv(&mut self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
+    fn guest_sendv(&self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
         let bufs: Vec<Vec<u8>> = bufs.iter().map(|b| b.to_vec()).collect();
         Ok(self.call(|c, s, h| c.call_sendv_with_offset(s, h, &bufs, offset))??)
     }
@@ -220,7 +225,7 @@ impl Connection {
 
     /// Sends all of `data`, waiting on the transport as needed (for blocking transports
     /// this is one `send`; for non-blocking ones it spins politely).
-    pub fn send_all(&mut self, mut data: &[u8]) -> Result<(), Error> {
+    pub fn send_all(&self, mut data: &[u8]) -> Result<(), Error> {
         while !data.is_empty() {
             match self.send(data) {
                 Ok(p) => data = &data[p.bytes as usize..],
@@ -232,49 +237,71 @@ impl Connection {
     }
 
     /// Pushes queued records to the transport.
-    pub fn flush(&mut self) -> Result<(), Error> {
+    pub fn flush(&self) -> Result<(), Error> {
         Ok(self.call(|c, s, h| c.call_flush(s, h))??)
     }
 
     /// Reads up to `max` plaintext bytes from one record (s2n_recv). Empty data with
     /// `Blocked::NotBlocked` is the peer's close_notify.
-    pub fn recv(&mut self, max: usize) -> Result<Received, Error> {
+    pub fn recv(&self, max: usize) -> Result<Received, Error> {
         let max = u32::try_from(max).unwrap_or(u32::MAX);
         Ok(self.call(|c, s, h| c.call_recv(s, h, max))??)
     }
 
     /// Unread plaintext in the current record (s2n_peek).
-    pub fn peek(&mut self) -> Result<usize, Error> {
+    pub fn peek(&self) -> Result<usize, Error> {
         Ok(self.call(|c, s, h| c.call_peek(s, h))? as usize)
     }
 
+    /// Ciphertext read ahead beyond the current record (s2n_peek_buffered).
+    pub fn peek_buffered(&self) -> Result<usize, Error> {
+        Ok(self.call(|c, s, h| c.call_peek_buffered(s, h))? as usize)
+    }
+
+    /// Switches multi-record reads on or off from the next `recv` on.
+    pub fn set_recv_multi_record(&self, enabled: bool) -> Result<(), Error> {
+        self.call(|c, s, h| c.call_set_recv_multi_record(s, h, enabled))
+    }
+
+    /// Queues a TLS 1.3 KeyUpdate for the next send (s2n_connection_request_key_update).
+    pub fn request_key_update(&self) -> Result<(), Error> {
+        Ok(self.call(|c, s, h| c.call_request_key_update(s, h))??)
+    }
+
+    /// Blinding delay left after a failure (s2n_connection_get_delay); shutdown waits for it.
+    pub fn delay(&self) -> Result<std::time::Duration, Error> {
+        Ok(std::time::Duration::from_nanos(
+            self.call(|c, s, h| c.call_delay(s, h))?,
+        ))
+    }
+
     /// Closes the write side (s2n_shutdown_send): queued records, then close_notify.
-    pub fn shutdown_send(&mut self) -> Result<(), Error> {
+    pub fn shutdown_send(&self) -> Result<(), Error> {
         Ok(self.call(|c, s, h| c.call_shutdown_send(s, h))??)
     }
 
     /// Closes the connection (s2n_shutdown): close_notify out, then the peer's in.
-    pub fn shutdown(&mut self) -> Result<(), Error> {
+    pub fn shutdown(&self) -> Result<(), Error> {
         Ok(self.call(|c, s, h| c.call_shutdown(s, h))??)
     }
 
     /// What the handshake negotiated, once complete.
-    pub fn session_info(&mut self) -> Result<Option<SessionInfo>, Error> {
+    pub fn session_info(&self) -> Result<Option<SessionInfo>, Error> {
         self.call(|c, s, h| c.call_session_info(s, h))
     }
 
     /// Ciphertext bytes the transport accepted, handshake included.
-    pub fn wire_bytes_out(&mut self) -> Result<u64, Error> {
+    pub fn wire_bytes_out(&self) -> Result<u64, Error> {
         self.call(|c, s, h| c.call_wire_bytes_out(s, h))
     }
 
     /// Ciphertext bytes the transport delivered, handshake included.
-    pub fn wire_bytes_in(&mut self) -> Result<u64, Error> {
+    pub fn wire_bytes_in(&self) -> Result<u64, Error> {
         self.call(|c, s, h| c.call_wire_bytes_in(s, h))
     }
 
     /// The fatal alert the peer sent, if any.
-    pub fn alert_received(&mut self) -> Result<Option<u8>, Error> {
+    pub fn alert_received(&self) -> Result<Option<u8>, Error> {
         self.call(|c, s, h| c.call_alert_received(s, h))
     }
 }

@@ -2,6 +2,7 @@
 //! retry rules and closure rules of the s2n application-data calls (see the contract's
 //! rules R1-R82; the rule numbers are cited where they decide something).
 
+mod blinding;
 mod records;
 mod recv;
 mod send;
@@ -11,8 +12,10 @@ mod sizing;
 use crate::engine::{EngineConfig, Session};
 use crate::io::{Socket, Wire};
 use crate::types::{Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo};
+use blinding::Blinding;
 use records::RecordReader;
 use sizing::{MIN_SEND_BUFFER, Sizing};
+use std::time::Duration;
 
 /// A validated configuration, shared by the connections made from it.
 #[derive(Clone, Debug)]
@@ -20,6 +23,9 @@ pub struct Config {
     engine: EngineConfig,
     max_fragment: usize,
     send_buffer: Option<usize>,
+    recv_multi_record: bool,
+    recv_buffering: bool,
+    max_blinding_delay: Duration,
 }
 
 impl Config {
@@ -47,6 +53,9 @@ impl Config {
             engine: EngineConfig::build(options)?,
             max_fragment,
             send_buffer,
+            recv_multi_record: options.recv_multi_record,
+            recv_buffering: options.recv_buffering,
+            max_blinding_delay: Duration::from_secs(options.max_blinding_delay_secs.into()),
         })
     }
 }
@@ -70,6 +79,11 @@ pub struct Connection<S> {
     out: Vec<u8>,
     out_pos: usize,
     reader: RecordReader,
+    /// Multi-record reads (R46).
+    multi_record: bool,
+    /// A fatal error met after bytes were copied, reported by the next recv.
+    pending_error: Option<Error>,
+    blinding: Blinding,
     /// Plaintext bytes encrypted into `out` but not yet acknowledged (R20).
     consumed: usize,
     read_closed: Option<ReadClosed>,
@@ -92,7 +106,10 @@ impl<S: Socket> Connection<S> {
             sizing: Sizing::new(config.max_fragment, config.send_buffer),
             out: Vec::new(),
             out_pos: 0,
-            reader: RecordReader::default(),
+            reader: RecordReader::new(config.recv_buffering),
+            multi_record: config.recv_multi_record,
+            pending_error: None,
+            blinding: Blinding::new(config.max_blinding_delay),
             consumed: 0,
             read_closed: None,
             write_closed: false,
@@ -147,6 +164,23 @@ impl<S: Socket> Connection<S> {
         self.alert_received
     }
 
+    /// Blinding delay left after a failure, in nanoseconds (s2n_connection_get_delay).
+    pub fn delay(&self) -> u64 {
+        u64::try_from(self.blinding.remaining().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Sends a KeyUpdate at the next send (s2n_connection_request_key_update, R64). The
+    /// engine always asks the peer to update too (rustls sends `update_requested`).
+    pub fn request_key_update(&mut self) -> Result<(), Error> {
+        if self.session.version() != Some(ProtocolVersion::Tls13) || self.session.is_handshaking() {
+            return Err(Error::usage(
+                "invalid-state",
+                "a key update needs a completed TLS 1.3 handshake",
+            ));
+        }
+        self.session.refresh_traffic_keys()
+    }
+
     /// s2n_connection_set_dynamic_record_threshold: MTU-sized records until `threshold`
     /// bytes have been sent, and again after `timeout_secs` without a send (R33-R35).
     pub fn set_dynamic_record_threshold(
@@ -183,6 +217,7 @@ impl<S: Socket> Connection<S> {
             if e.kind == ErrorKind::Alert {
                 self.alert_received = e.alert;
             }
+            self.blinding.apply(&e);
             self.fail();
             e.with_blocked(Blocked::OnRead)
         })
@@ -193,6 +228,7 @@ impl<S: Socket> Connection<S> {
     fn read_failed(&mut self, error: Error) -> Error {
         if error.kind == ErrorKind::Protocol {
             // A malformed record header ends the connection like any bad record.
+            self.blinding.apply(&error);
             self.fail();
         } else if error.kind == ErrorKind::Closed {
             self.eof = true;

@@ -1,5 +1,7 @@
-//! Reading records off the transport the way s2n does: exactly the 5-byte header, then
-//! exactly the rest of the record (R7). Partial records persist across calls (R47).
+//! Reading records off the transport the way s2n does (R7, R47): without receive buffering,
+//! exactly the 5-byte header, then exactly the rest of the record; with it, as much as the
+//! 16 KiB buffer holds, keeping what follows the current record for later calls. Partial
+//! records persist across calls.
 
 use crate::io::{Socket, Wire};
 use crate::types::{Error, ErrorKind};
@@ -8,32 +10,61 @@ use crate::types::{Error, ErrorKind};
 pub const HEADER_LEN: usize = 5;
 /// The largest record body any TLS version allows on the wire (2^14 + 2048).
 const MAX_BODY_LEN: usize = 16384 + 2048;
+/// s2n's receive buffer size when buffering (it grows to fit a larger record).
+const BUFFER_LEN: usize = 16384;
 
-/// A record being assembled from transport reads.
+/// Records being assembled from transport reads.
 #[derive(Default)]
 pub struct RecordReader {
     buf: Vec<u8>,
+    buffering: bool,
 }
 
 impl RecordReader {
-    /// Whether part of a record has been read but not yet completed.
+    /// A reader that reads ahead (`buffering`) or exactly (`!buffering`).
+    pub fn new(buffering: bool) -> Self {
+        RecordReader {
+            buf: Vec::new(),
+            buffering,
+        }
+    }
+
+    /// Whether bytes of a record not yet handed out are held.
     pub fn is_partial(&self) -> bool {
         !self.buf.is_empty()
     }
 
-    /// Reads until one whole record is buffered and returns it, header included. On a
-    /// transport error the bytes read so far stay buffered for the next call.
+    /// Ciphertext bytes held beyond the records handed out (s2n_peek_buffered).
+    pub fn buffered(&self) -> usize {
+        if self.buffering { self.buf.len() } else { 0 }
+    }
+
+    /// Reads until one whole record is held and returns it, header included. On a
+    /// transport error the bytes read so far stay for the next call.
     pub fn read<S: Socket>(&mut self, wire: &mut Wire<S>) -> Result<Vec<u8>, Error> {
-        while self.buf.len() < HEADER_LEN {
-            let chunk = wire.recv(HEADER_LEN - self.buf.len())?;
+        loop {
+            let (missing, record_len) = self.missing()?;
+            if missing == 0 {
+                let rest = self.buf.split_off(record_len);
+                return Ok(std::mem::replace(&mut self.buf, rest));
+            }
+            let request = if self.buffering {
+                missing.max(BUFFER_LEN.max(record_len).saturating_sub(self.buf.len()))
+            } else {
+                missing
+            };
+            let chunk = wire.recv(request)?;
             self.buf.extend_from_slice(&chunk);
+        }
+    }
+
+    /// Bytes still missing from the current record, and its total length once known.
+    fn missing(&self) -> Result<(usize, usize), Error> {
+        if self.buf.len() < HEADER_LEN {
+            return Ok((HEADER_LEN - self.buf.len(), HEADER_LEN));
         }
         let total = HEADER_LEN + check_header(&self.buf[..HEADER_LEN])?;
-        while self.buf.len() < total {
-            let chunk = wire.recv(total - self.buf.len())?;
-            self.buf.extend_from_slice(&chunk);
-        }
-        Ok(std::mem::take(&mut self.buf))
+        Ok((total.saturating_sub(self.buf.len()), total))
     }
 }
 

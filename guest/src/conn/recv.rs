@@ -1,12 +1,13 @@
-//! s2n_recv and s2n_peek: one application record per call, s2n's blocked encoding, and the
-//! closure rules (R42-R56).
+//! s2n_recv, s2n_peek and s2n_peek_buffered: one application record per call (or several in
+//! multi-record mode), s2n's blocked encoding, and the closure rules (R42-R56).
 
 use super::{Connection, ReadClosed};
 use crate::io::Socket;
-use crate::types::{Blocked, Error, ProtocolVersion, Received};
+use crate::types::{Blocked, Error, ErrorKind, ProtocolVersion, Received};
 
 impl<S: Socket> Connection<S> {
-    /// Reads up to `max` plaintext bytes from at most one application record (s2n_recv).
+    /// Reads up to `max` plaintext bytes (s2n_recv): from at most one application record, or
+    /// in multi-record mode until `max` bytes, close_notify, a block or an error.
     ///
     /// Non-application records (tickets, KeyUpdate, empty records) are processed on the way
     /// (R45, R49, R50). An empty result with `NotBlocked` means close_notify (R54), unless
@@ -17,6 +18,10 @@ impl<S: Socket> Connection<S> {
     }
 
     fn recv_inner(&mut self, max: usize) -> Result<Received, Error> {
+        // A fatal error met after bytes were copied comes now, after those bytes.
+        if let Some(error) = self.pending_error.take() {
+            return Err(error);
+        }
         match self.read_closed {
             Some(ReadClosed::CloseNotify) => return Ok(self.received(Vec::new())),
             Some(ReadClosed::Abruptly) => {
@@ -33,10 +38,16 @@ impl<S: Socket> Connection<S> {
         if max == 0 {
             return Ok(self.received(Vec::new()));
         }
+        let mut out = Vec::new();
         loop {
             if self.session.plaintext_len() > 0 {
-                let data = self.session.read_plaintext(max);
-                return Ok(self.received(data));
+                out.extend(self.session.read_plaintext(max - out.len()));
+                // Legacy mode returns after one record (R45); multi-record mode fills the
+                // request (R46).
+                if !self.multi_record || out.len() == max {
+                    return Ok(self.received(out));
+                }
+                continue;
             }
             if self.session.peer_closed() {
                 self.read_closed = Some(ReadClosed::CloseNotify);
@@ -44,14 +55,36 @@ impl<S: Socket> Connection<S> {
                 if self.session.version() != Some(ProtocolVersion::Tls13) {
                     self.write_closed = true;
                 }
-                return Ok(self.received(Vec::new()));
+                return Ok(self.received(out));
             }
-            let record = match self.reader.read(&mut self.wire) {
-                Ok(record) => record,
-                Err(e) => return Err(self.read_failed(e)),
+            let result = match self.reader.read(&mut self.wire) {
+                Ok(record) => self.feed(&record),
+                Err(e) => Err(self.read_failed(e)),
             };
-            self.feed(&record)?;
+            if let Err(error) = result {
+                if out.is_empty() {
+                    return Err(error);
+                }
+                // Bytes already copied are returned. A block or EOF is reported by the next
+                // call on its own (R46, R56); any other error is kept for the next call
+                // instead of dropping the bytes (a deliberate departure from s2n).
+                if !(error.is_blocked() || error.kind == ErrorKind::Closed) {
+                    self.pending_error = Some(error);
+                }
+                return Ok(self.received(out));
+            }
         }
+    }
+
+    /// Turns multi-record reads on or off (s2n_config_set_recv_multi_record); takes effect
+    /// from the next call.
+    pub fn set_recv_multi_record(&mut self, enabled: bool) {
+        self.multi_record = enabled;
+    }
+
+    /// Ciphertext held beyond the current record, with receive buffering (s2n_peek_buffered).
+    pub fn peek_buffered(&self) -> usize {
+        self.reader.buffered()
     }
 
     /// Unread plaintext of the current record (s2n_peek, R52).

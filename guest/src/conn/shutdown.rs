@@ -11,9 +11,11 @@ impl<S: Socket> Connection<S> {
     /// The write side closes at once, so a later `send` fails `closed` even if this call
     /// blocks; records already queued still go out, before the close_notify (R59). After a
     /// local fatal error the alert the engine queued for it goes instead. Idempotent. Before
-    /// TLS 1.3 this closes the read side too (R60).
+    /// TLS 1.3 this closes the read side too (R60). While a blinding delay runs it fails
+    /// `shutdown-paused` (R81).
     pub fn shutdown_send(&mut self) -> Result<(), Error> {
         self.write_closed = true;
+        self.blinding.check_shutdown()?;
         self.flush_out()?;
         if !self.close_sent {
             if !self.failed {

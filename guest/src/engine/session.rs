@@ -138,6 +138,13 @@ impl Session {
         self.peer_closed
     }
 
+    /// Queues a KeyUpdate (which also asks the peer to update).
+    pub fn refresh_traffic_keys(&mut self) -> Result<(), Error> {
+        self.conn
+            .refresh_traffic_keys()
+            .map_err(|e| from_rustls(&e))
+    }
+
     /// Queues a close_notify alert.
     pub fn send_close_notify(&mut self) {
         self.conn.send_close_notify();
