@@ -117,6 +117,10 @@ fn bulk_send(c: &mut Criterion) {
                 pair.wire.take_outbound()
             })
         });
+        println!(
+            "memory send_1MiB/{label}: guest linear memory peaked at {:.2} MiB",
+            pair.conn.peak_memory() as f64 / (1 << 20) as f64
+        );
         for (variant, provider) in [
             ("native-ourcrypto", our_provider(native)),
             ("native-ring", ring_provider(Some(native))),

@@ -168,3 +168,37 @@ fn handshake_error(pair: &mut MemPair) -> tlsbox::Error {
     }
     panic!("handshake neither failed nor finished");
 }
+
+#[test]
+fn memory_limit_is_an_error_value() {
+    // An instance needs about 1.1 MiB to start; a 512 KiB limit refuses it cleanly.
+    let small = tlsbox::Runtime::new(tlsbox::Limits {
+        memory_bytes: 512 << 10,
+        ..tlsbox::Limits::default()
+    })
+    .unwrap();
+    let err = Connection::new(&small, &client_config(pki()), ScriptedTransport::new())
+        .err()
+        .expect("instantiation refused");
+    assert_eq!(
+        (err.kind, err.name.as_str()),
+        (ErrorKind::Internal, "trap"),
+        "{err}"
+    );
+}
+
+#[test]
+fn large_sends_keep_guest_memory_bounded() {
+    // The host hands the guest at most 1 MiB per call, so a 16 MiB send does not grow the
+    // guest's linear memory by 16 MiB.
+    let mut pair = MemPair::client(
+        &client_config(pki()),
+        native_server(pki(), ring_provider(None)),
+    );
+    pair.handshake().unwrap();
+    let data = payload(16 << 20, 12);
+    assert_eq!(pair.conn.send(&data).unwrap().bytes as usize, data.len());
+    let peak = pair.conn.peak_memory();
+    assert!(peak < 8 << 20, "guest memory peaked at {peak} bytes");
+    assert_eq!(pair.peer_received(), data);
+}

@@ -75,6 +75,13 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The largest linear memory (bytes) this endpoint's guest instance has grown to.
+    pub fn peak_memory(&self) -> usize {
+        lock(&self.shared).store.data().peak_memory()
+    }
+}
+
 impl Drop for Endpoint {
     fn drop(&mut self) {
         let mut instance = lock(&self.shared);
@@ -298,6 +305,12 @@ impl Connection {
     /// Ciphertext bytes the transport delivered, handshake included.
     pub fn wire_bytes_in(&self) -> Result<u64, Error> {
         self.call(|c, s, h| c.call_wire_bytes_in(s, h))
+    }
+
+    /// The largest linear memory (bytes) this connection's guest instance has grown to
+    /// (shared with the other connections of its endpoint).
+    pub fn peak_memory(&self) -> usize {
+        lock(&self.shared).store.data().peak_memory()
     }
 
     /// The fatal alert the peer sent, if any.

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{self, EndpointPre, IoError};
@@ -85,9 +85,12 @@ impl Runtime {
         let state = HostState {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.inner.limits.memory_bytes)
-                .build(),
+            limits: Limiter {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(self.inner.limits.memory_bytes)
+                    .build(),
+                peak_memory: 0,
+            },
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -126,10 +129,57 @@ fn spawn_epoch_ticker(engine: &Engine) {
 pub(crate) struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
-    limits: StoreLimits,
+    limits: Limiter,
+}
+
+/// wasmtime's store limits, plus the largest linear memory the instance has grown to.
+struct Limiter {
+    inner: StoreLimits,
+    peak_memory: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl HostState {
+    /// The largest linear memory (bytes) the guest has grown to so far.
+    pub(crate) fn peak_memory(&self) -> usize {
+        self.limits.peak_memory
+    }
+
     /// Puts a transport in the table for the guest to own.
     pub(crate) fn push_socket(&mut self, slot: SocketSlot) -> Result<Resource<SocketSlot>, Error> {
         self.table

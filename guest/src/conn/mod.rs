@@ -9,13 +9,14 @@ mod send;
 mod shutdown;
 mod sizing;
 
+use std::time::Duration;
+
 use crate::engine::{EngineConfig, Session};
 use crate::io::{Socket, Wire};
 use crate::types::{Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo};
 use blinding::Blinding;
 use records::RecordReader;
 use sizing::{MIN_SEND_BUFFER, Sizing};
-use std::time::Duration;
 
 /// A validated configuration, shared by the connections made from it.
 #[derive(Clone, Debug)]
