@@ -4,6 +4,7 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use std::thread;
@@ -194,4 +195,76 @@ fn t17_non_blocking_send_of_10_mb() {
         }
     }
     assert_eq!(server.join().unwrap(), data);
+}
+
+#[test]
+fn one_sender_and_one_receiver_share_a_non_blocking_connection() {
+    // As in s2n, one thread may send while another receives. Each call holds the instance
+    // only while it runs, so the transport must be non-blocking: over a blocking socket a
+    // recv waiting for data would hold the instance and the sender could never get in.
+    let (addr, server) = native_echo_server(native_server(pki(), ring_provider(None)));
+    let tcp = TcpStream::connect(&addr).unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let conn = Connection::new(&runtime(), &client_config(pki()), TcpTransport::new(tcp)).unwrap();
+    retry(|| conn.negotiate()).unwrap();
+    let conn = Arc::new(conn);
+    let data = Arc::new(payload(4 << 20, 44));
+
+    let sender = {
+        let (conn, data) = (conn.clone(), data.clone());
+        thread::spawn(move || {
+            // The retry rule: after a block the same chunk again, after a partial result
+            // the data after the acknowledged bytes.
+            let mut sent = 0;
+            while sent < data.len() {
+                let chunk = &data[sent..data.len().min(sent + 100_000)];
+                match conn.send(chunk) {
+                    Ok(p) => {
+                        assert!(p.bytes > 0);
+                        sent += p.bytes as usize;
+                    }
+                    Err(e) => {
+                        assert_eq!(
+                            (e.kind, e.blocked),
+                            (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
+                            "{e}"
+                        );
+                        thread::yield_now();
+                    }
+                }
+            }
+        })
+    };
+    let receiver = {
+        let (conn, len) = (conn.clone(), data.len());
+        thread::spawn(move || {
+            let mut got = Vec::with_capacity(len);
+            while got.len() < len {
+                match conn.recv(16384) {
+                    Ok(r) => {
+                        assert!(!r.data.is_empty(), "no close_notify before the end");
+                        got.extend_from_slice(&r.data);
+                    }
+                    Err(e) => {
+                        assert_eq!(
+                            (e.kind, e.blocked),
+                            (tlsbox::ErrorKind::Blocked, Blocked::OnRead),
+                            "{e}"
+                        );
+                        thread::yield_now();
+                    }
+                }
+            }
+            got
+        })
+    };
+    sender.join().unwrap();
+    let got = receiver.join().unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == *data, "the echo is exactly the sent bytes");
+    retry(|| conn.shutdown()).unwrap();
+    assert!(
+        server.join().unwrap() == *data,
+        "the server saw exactly the payload"
+    );
 }

@@ -99,14 +99,7 @@ impl MemPair {
     pub fn client(config: &Config, peer: Arc<ServerConfig>) -> Self {
         let wire = ScriptedTransport::new();
         let conn = Connection::new(&runtime(), config, wire.clone()).expect("connection");
-        let mut peer = rustls::ServerConnection::new(peer).expect("native server");
-        peer.set_buffer_limit(None);
-        MemPair {
-            conn,
-            wire,
-            peer: peer.into(),
-            inbox: Vec::new(),
-        }
+        MemPair::from_parts(conn, wire, peer)
     }
 
     /// Component server against a native client connecting to "localhost".
@@ -179,6 +172,55 @@ impl MemPair {
     pub fn peer_send(&mut self, data: &[u8]) {
         self.peer.writer().write_all(data).expect("peer write");
         self.pump().expect("pump");
+    }
+
+    /// The records the peer writes for `data`, not delivered: hand them to the component
+    /// with `wire.push_inbound`, whole, split or altered.
+    pub fn peer_records(&mut self, data: &[u8]) -> Vec<u8> {
+        self.peer.writer().write_all(data).expect("peer write");
+        self.peer_output()
+    }
+
+    /// Everything the peer has queued to write (records, alerts), not delivered.
+    pub fn peer_output(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.peer.wants_write() {
+            self.peer.write_tls(&mut out).expect("in-memory write");
+        }
+        out
+    }
+
+    /// Feeds the component's output to the peer and keeps the plaintext, without sending
+    /// the peer's answers back (they stay queued: see [`Self::peer_output`]). Returns whether
+    /// the peer has received close_notify.
+    pub fn peer_absorb(&mut self) -> Result<bool, rustls::Error> {
+        let out = self.wire.take_outbound();
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            self.peer.read_tls(&mut rest).expect("in-memory read");
+            self.peer.process_new_packets()?;
+            if self.drain_peer() {
+                return Ok(true);
+            }
+        }
+        Ok(self.drain_peer())
+    }
+
+    /// Moves the peer's plaintext into the inbox; true once it has seen close_notify.
+    fn drain_peer(&mut self) -> bool {
+        let mut buf = [0u8; 16384];
+        loop {
+            match self.peer.reader().read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => self.inbox.extend_from_slice(&buf[..n]),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Plaintext the peer received through [`Self::peer_absorb`], taken.
+    pub fn take_peer_inbox(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.inbox)
     }
 
     /// Everything the peer has received so far.

@@ -393,6 +393,8 @@ pub struct S2nPair {
     server_config: Config,
     _cert: CertKey,
     wire: Box<RefCell<Wire>>,
+    /// The server was asked for a KeyUpdate: its traffic secret is no longer the logged one.
+    server_keys_updated: bool,
 }
 
 impl S2nPair {
@@ -485,6 +487,12 @@ impl S2nPair {
         }
 
         let wire = Box::new(RefCell::new(Wire::default()));
+        let key_log_ctx = &*wire as *const RefCell<Wire> as *mut c_void;
+        // SAFETY: `key_log_ctx` points into the pair's Box, which outlives the server config
+        // (S2nPair's field order); the callback only makes shared references to the RefCell.
+        server_config.apply("s2n_config_set_key_log_cb", |c| unsafe {
+            sys::s2n_config_set_key_log_cb(c, Some(wire::server_key_log_cb), key_log_ctx)
+        });
         let client = Conn::new(sys::s2n_mode::CLIENT, &client_config);
         let server = Conn::new(sys::s2n_mode::SERVER, &server_config);
         client.set_io(&wire, wire::client_send_cb, wire::client_recv_cb);
@@ -503,6 +511,7 @@ impl S2nPair {
             server_config,
             _cert: cert,
             wire,
+            server_keys_updated: false,
         }
     }
 
@@ -682,6 +691,22 @@ impl S2nPair {
         unsafe { sys::s2n_peek(self.client.ptr()) }
     }
 
+    /// `s2n_peek_buffered`: ciphertext read ahead beyond the current record (R52).
+    pub fn peek_buffered(&self) -> u32 {
+        // SAFETY: valid connection.
+        unsafe { sys::s2n_peek_buffered(self.client.ptr()) }
+    }
+
+    /// `s2n_connection_set_recv_buffering(enabled)` on the client (R7, T49).
+    ///
+    /// # Panics
+    /// If s2n refuses (it cannot for a TLS connection).
+    pub fn recv_buffering(&mut self, enabled: bool) {
+        // SAFETY: valid connection.
+        let rc = unsafe { sys::s2n_connection_set_recv_buffering(self.client.ptr(), enabled) };
+        check(rc, "s2n_connection_set_recv_buffering");
+    }
+
     /// Bytes the client's send callback has accepted, handshake included (R11).
     pub fn wire_bytes_out(&self) -> u64 {
         // SAFETY: valid connection.
@@ -747,6 +772,16 @@ impl S2nPair {
     /// Bytes waiting for the client's recv callback.
     pub fn inbound_len(&self) -> usize {
         self.wire().to_client.len()
+    }
+
+    /// Takes the bytes waiting for the client's recv callback after the first `start` (e.g.
+    /// the records a [`Self::peer_send`] just queued behind what [`Self::inbound_len`]
+    /// reported before it), so a test can deliver them later, split or altered, with
+    /// [`Self::push_inbound`].
+    pub fn take_inbound_from(&mut self, start: usize) -> Vec<u8> {
+        let mut wire = self.wire();
+        let start = start.min(wire.to_client.len());
+        wire.to_client.drain(start..).collect()
     }
 
     // ---- configuration of the client ----
@@ -881,6 +916,7 @@ impl S2nPair {
     /// The server's `s2n_connection_request_key_update(NOT_REQUESTED)`: its next
     /// [`Self::peer_send`] starts with a KeyUpdate record.
     pub fn peer_request_key_update(&mut self) -> Outcome {
+        self.server_keys_updated = true;
         let conn = self.server.ptr();
         // SAFETY: valid connection.
         self.run_status(|| unsafe {
@@ -889,6 +925,80 @@ impl S2nPair {
                 sys::s2n_peer_key_update::KEY_UPDATE_NOT_REQUESTED,
             )
         })
+    }
+}
+
+impl S2nPair {
+    /// A TLS 1.3 alert record `{level, description}` encrypted under the server's current
+    /// application traffic keys at its next sequence number — what the server would write
+    /// if s2n sent fatal alerts (it only writes close_notify on its own, R57). Nothing is
+    /// queued: deliver it with [`Self::push_inbound`]. The server's own state does not
+    /// advance, so it must not send again afterwards.
+    ///
+    /// # Panics
+    /// If the server's keys were updated, or its secret was not logged.
+    pub fn peer_alert_record(&mut self, level: u8, description: u8) -> Vec<u8> {
+        use rustls::crypto::cipher::{AeadKey, Iv, OutboundChunks, OutboundPlainMessage};
+        use rustls::crypto::tls13::{OkmBlock, expand};
+        use rustls::{ContentType, ProtocolVersion, SupportedCipherSuite};
+
+        assert!(
+            !self.server_keys_updated,
+            "the server's keys changed; the logged secret is stale"
+        );
+        let (secret, seq) = {
+            let wire = self.wire.borrow();
+            let line = wire
+                .key_log
+                .iter()
+                .find(|l| l.starts_with("SERVER_TRAFFIC_SECRET_0 "))
+                .expect("s2n logged the server's application secret");
+            let hex = line.rsplit(' ').next().expect("secret field");
+            let secret: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
+            (secret, wire.server_records)
+        };
+        let SupportedCipherSuite::Tls13(suite) =
+            rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384
+        else {
+            unreachable!("a TLS 1.3 suite");
+        };
+        let expander = suite
+            .hkdf_provider
+            .expander_for_okm(&OkmBlock::new(&secret));
+        // HKDF-Expand-Label(secret, label, "", length) (RFC 8446 §7.1, §7.3).
+        let label = |len: u16, name: &[u8]| -> Vec<Vec<u8>> {
+            vec![
+                len.to_be_bytes().to_vec(),
+                vec![(6 + name.len()) as u8],
+                b"tls13 ".to_vec(),
+                name.to_vec(),
+                vec![0],
+            ]
+        };
+        let key_info = label(32, b"key");
+        let iv_info = label(12, b"iv");
+        let key: AeadKey = expand::<AeadKey, 32>(
+            expander.as_ref(),
+            &key_info.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
+        let iv: [u8; 12] = expand::<[u8; 12], 12>(
+            expander.as_ref(),
+            &iv_info.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
+        let mut encrypter = suite.aead_alg.encrypter(key, Iv::new(iv));
+        let alert = [level, description];
+        let message = OutboundPlainMessage {
+            typ: ContentType::Alert,
+            version: ProtocolVersion::TLSv1_2,
+            payload: OutboundChunks::Single(&alert),
+        };
+        encrypter
+            .encrypt(message, seq)
+            .expect("encrypt the alert")
+            .encode()
     }
 }
 

@@ -39,6 +39,11 @@ pub(super) struct Wire {
     /// The client's send callback reported EPIPE once; s2n latches this (R9) and never calls
     /// the send callback again, so the harness must remember it to name the error.
     pub send_broken: bool,
+    /// Records the server's send callback took in scripted mode: the server's next write
+    /// sequence number, as long as its keys have not been updated.
+    pub server_records: u64,
+    /// NSS key-log lines s2n reported for the server (see `server_key_log_cb`).
+    pub key_log: Vec<String>,
 }
 
 /// What a recv callback delivers: bytes to copy into s2n's buffer, and the count it returns
@@ -130,6 +135,10 @@ impl Wire {
 
     /// The server's send callback: always takes everything, for the client to read.
     fn server_send(&mut self, data: &[u8]) -> Result<usize, c_int> {
+        if self.scripted {
+            // The server's transport takes whole flushes, so `data` holds whole records.
+            self.server_records += super::record_lengths(data).len() as u64;
+        }
         self.to_client.extend(data);
         Ok(data.len())
     }
@@ -268,4 +277,24 @@ pub(super) unsafe extern "C" fn server_send_cb(
 pub(super) unsafe extern "C" fn server_recv_cb(ctx: *mut c_void, buf: *mut u8, len: u32) -> c_int {
     // SAFETY: as for client_recv_cb.
     unsafe { recv_with(ctx, buf, len, Wire::server_recv) }
+}
+
+/// s2n key-log callback of the server config: stores each NSS key-log line, so the tests
+/// can build records under the server's keys (e.g. a fatal alert s2n itself never sends).
+pub(super) unsafe extern "C" fn server_key_log_cb(
+    ctx: *mut c_void,
+    _conn: *mut s2n_tls_sys::s2n_connection,
+    line: *mut u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the pair registers this callback with its Wire as context; key logging runs
+    // inside s2n_negotiate, never inside another callback, so the cell is free.
+    let Some(mut wire) = (unsafe { wire_from(ctx) }) else {
+        return -1;
+    };
+    // SAFETY: s2n passes `len` initialised bytes at `line`, valid for the call.
+    let bytes = unsafe { std::slice::from_raw_parts(line, len) };
+    wire.key_log
+        .push(String::from_utf8_lossy(bytes).trim().to_owned());
+    0
 }

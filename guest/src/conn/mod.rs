@@ -18,6 +18,9 @@ use blinding::Blinding;
 use records::RecordReader;
 use sizing::{MIN_SEND_BUFFER, Sizing};
 
+/// The outer content type of every TLS 1.3 record after the handshake.
+const APPLICATION_DATA: u8 = 23;
+
 /// A validated configuration, shared by the connections made from it.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -89,8 +92,6 @@ pub struct Connection<S> {
     consumed: usize,
     read_closed: Option<ReadClosed>,
     write_closed: bool,
-    /// The transport reported end of stream.
-    eof: bool,
     /// A fatal error ended the connection (local, or a received alert).
     failed: bool,
     alert_received: Option<u8>,
@@ -114,7 +115,6 @@ impl<S: Socket> Connection<S> {
             consumed: 0,
             read_closed: None,
             write_closed: false,
-            eof: false,
             failed: false,
             alert_received: None,
             close_sent: false,
@@ -214,7 +214,24 @@ impl<S: Socket> Connection<S> {
 
     /// Feeds one record to the engine; a failure ends the connection.
     fn feed(&mut self, record: &[u8]) -> Result<(), Error> {
-        self.session.feed_record(record).map_err(|e| {
+        let tls13_traffic = self.session.version() == Some(ProtocolVersion::Tls13)
+            && !self.session.is_handshaking();
+        let result = if tls13_traffic && record[0] != APPLICATION_DATA {
+            // Once TLS 1.3 traffic keys are in use every record is application_data on the
+            // outside; a plaintext alert or CCS is a bad message (R51, T46).
+            Err(Error::new(
+                ErrorKind::Protocol,
+                "bad-message",
+                format!(
+                    "plaintext record of type {} after the TLS 1.3 handshake",
+                    record[0]
+                ),
+            )
+            .with_alert(10))
+        } else {
+            self.session.feed_record(record)
+        };
+        result.map_err(|e| {
             if e.kind == ErrorKind::Alert {
                 self.alert_received = e.alert;
             }
@@ -232,7 +249,6 @@ impl<S: Socket> Connection<S> {
             self.blinding.apply(&error);
             self.fail();
         } else if error.kind == ErrorKind::Closed {
-            self.eof = true;
             self.read_closed = Some(ReadClosed::Abruptly);
             if self.session.version() != Some(ProtocolVersion::Tls13) {
                 self.write_closed = true;

@@ -29,9 +29,14 @@ impl RecordReader {
         }
     }
 
-    /// Whether bytes of a record not yet handed out are held.
+    /// Whether part of a record is held (s2n's non-empty `conn->in`, R43). With receive
+    /// buffering, whole records read ahead do not count: they wait in the buffer, not in
+    /// the record being assembled.
     pub fn is_partial(&self) -> bool {
-        !self.buf.is_empty()
+        if self.buf.is_empty() {
+            return false;
+        }
+        !self.buffering || self.missing().map_or(true, |(missing, _)| missing > 0)
     }
 
     /// Ciphertext bytes held beyond the records handed out (s2n_peek_buffered).

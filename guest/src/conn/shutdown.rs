@@ -3,7 +3,7 @@
 
 use super::{Connection, ReadClosed};
 use crate::io::Socket;
-use crate::types::{Blocked, Error, ProtocolVersion};
+use crate::types::{Error, ProtocolVersion};
 
 impl<S: Socket> Connection<S> {
     /// Closes the write side (s2n_shutdown_send, R58).
@@ -46,10 +46,7 @@ impl<S: Socket> Connection<S> {
                 self.read_closed = Some(ReadClosed::CloseNotify);
                 return Ok(());
             }
-            if self.eof {
-                return Err(Error::closed("the peer closed without close_notify")
-                    .with_blocked(Blocked::OnRead));
-            }
+            // After EOF the read is tried again, as s2n does; the transport repeats it.
             let record = match self.reader.read(&mut self.wire) {
                 Ok(record) => record,
                 Err(e) => return Err(self.read_failed(e)),
