@@ -234,6 +234,11 @@ fn peer_key_update_request_is_answered_alone_at_the_next_send() {
             pair.conn.recv(1).unwrap_err().is_blocked(),
             "ticket consumed"
         );
+        let counts = |pair: &MemPair| {
+            let c = pair.conn.key_update_counts().unwrap();
+            (c.sent, c.received)
+        };
+        assert_eq!(counts(&pair), (0, 0));
         pair.peer.refresh_traffic_keys().unwrap();
         pair.pump().unwrap();
         let err = pair.conn.recv(100).unwrap_err();
@@ -241,6 +246,8 @@ fn peer_key_update_request_is_answered_alone_at_the_next_send() {
             (err.kind, err.blocked),
             (ErrorKind::Blocked, Blocked::OnRead)
         );
+        // R66: applied on receipt; the answer is committed now and goes out with the send.
+        assert_eq!(counts(&pair), (1, 1));
         pair.wire.clear_calls();
         let p = pair.conn.send(b"hello world\0").unwrap();
         assert_eq!((p.bytes, p.blocked), (12, Blocked::NotBlocked));
@@ -249,6 +256,14 @@ fn peer_key_update_request_is_answered_alone_at_the_next_send() {
         // Both directions work under the new keys.
         pair.peer_send(b"after update");
         assert_eq!(pair.recv_exact(12), b"after update");
+        // R64: our own request goes out with the next send; the peer's answer counts in.
+        pair.conn.request_key_update().unwrap();
+        assert_eq!(counts(&pair), (2, 1));
+        assert_eq!(pair.conn.send(b"x").unwrap().bytes, 1);
+        assert_eq!(pair.peer_received(), b"x");
+        pair.peer_send(b"answered");
+        assert_eq!(pair.recv_exact(8), b"answered");
+        assert_eq!(counts(&pair), (2, 2));
     }
 }
 

@@ -125,6 +125,11 @@ impl wit::GuestConnection for ConnectionResource {
         self.0.borrow_mut().request_key_update().map_err(error)
     }
 
+    fn key_update_counts(&self) -> wit::KeyUpdateCounts {
+        let (sent, received) = self.0.borrow().key_update_counts();
+        wit::KeyUpdateCounts { sent, received }
+    }
+
     fn delay(&self) -> u64 {
         self.0.borrow().delay()
     }

@@ -10,7 +10,9 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::tlsbox::tls::tls::{ConfigOptions, Progress, Received, SessionInfo};
+pub use exports::tlsbox::tls::tls::{
+    ConfigOptions, KeyUpdateCounts, Progress, Received, SessionInfo,
+};
 pub use tlsbox::tls::types::{
     Blocked, CipherSuite, ClientAuth, Error as WitError, ErrorKind, IoError, KxGroup,
     ProtocolVersion, RecordSizing, Role,

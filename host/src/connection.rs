@@ -275,6 +275,11 @@ impl Connection {
         Ok(self.call(|c, s, h| c.call_request_key_update(s, h))??)
     }
 
+    /// TLS 1.3 KeyUpdates sent and received so far (s2n_connection_get_key_update_counts).
+    pub fn key_update_counts(&self) -> Result<crate::KeyUpdateCounts, Error> {
+        self.call(|c, s, h| c.call_key_update_counts(s, h))
+    }
+
     /// Blinding delay left after a failure (s2n_connection_get_delay); shutdown waits for it.
     pub fn delay(&self) -> Result<std::time::Duration, Error> {
         Ok(std::time::Duration::from_nanos(

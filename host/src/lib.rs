@@ -21,8 +21,8 @@ pub mod scripted;
 mod transport;
 
 pub use bindings::{
-    Blocked, CipherSuite, ClientAuth, ErrorKind, IoError, KxGroup, Progress, ProtocolVersion,
-    Received, RecordSizing, Role, SessionInfo,
+    Blocked, CipherSuite, ClientAuth, ErrorKind, IoError, KeyUpdateCounts, KxGroup, Progress,
+    ProtocolVersion, Received, RecordSizing, Role, SessionInfo,
 };
 pub use config::Config;
 pub use connection::{Connection, Endpoint};

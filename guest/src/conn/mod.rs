@@ -165,6 +165,11 @@ impl<S: Socket> Connection<S> {
         self.alert_received
     }
 
+    /// TLS 1.3 KeyUpdates (sent, received) so far (s2n_connection_get_key_update_counts).
+    pub fn key_update_counts(&self) -> (u8, u8) {
+        self.session.key_update_counts()
+    }
+
     /// Blinding delay left after a failure, in nanoseconds (s2n_connection_get_delay).
     pub fn delay(&self) -> u64 {
         u64::try_from(self.blinding.remaining().as_nanos()).unwrap_or(u64::MAX)

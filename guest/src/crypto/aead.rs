@@ -15,6 +15,7 @@ use rustls::crypto::cipher::{
     make_tls12_aad, make_tls13_aad,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, Error, ProtocolVersion};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Authentication tag length of all three AEADs.
 const TAG_LEN: usize = 16;
@@ -122,8 +123,25 @@ pub static TLS13_AES_256_GCM: Tls13Aead = Tls13Aead(Algorithm::Aes256Gcm);
 /// TLS 1.3 ChaCha20-Poly1305.
 pub static TLS13_CHACHA20_POLY1305: Tls13Aead = Tls13Aead(Algorithm::ChaCha20Poly1305);
 
+/// TLS 1.3 record keys installed in this instance so far: (encrypters, decrypters).
+///
+/// rustls installs a key pair at each stage of the handshake and one more key at every
+/// KeyUpdate, and reports KeyUpdates no other way; the engine counts a connection's updates
+/// as the installs that happen while it processes that connection's records (the guest is
+/// single-threaded, so the deltas are exact).
+pub fn tls13_key_installs() -> (u64, u64) {
+    (
+        TLS13_ENCRYPTERS.load(Ordering::Relaxed),
+        TLS13_DECRYPTERS.load(Ordering::Relaxed),
+    )
+}
+
+static TLS13_ENCRYPTERS: AtomicU64 = AtomicU64::new(0);
+static TLS13_DECRYPTERS: AtomicU64 = AtomicU64::new(0);
+
 impl Tls13AeadAlgorithm for Tls13Aead {
     fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
+        TLS13_ENCRYPTERS.fetch_add(1, Ordering::Relaxed);
         fn make<C: RecordAead>(key: &AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
             match cipher::<C>(key) {
                 Some(cipher) => Box::new(Tls13Encrypter { cipher, iv }),
@@ -138,6 +156,7 @@ impl Tls13AeadAlgorithm for Tls13Aead {
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
+        TLS13_DECRYPTERS.fetch_add(1, Ordering::Relaxed);
         fn make<C: RecordAead>(key: &AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
             match cipher::<C>(key) {
                 Some(cipher) => Box::new(Tls13Decrypter { cipher, iv }),

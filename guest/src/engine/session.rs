@@ -7,6 +7,7 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 use super::config::EngineConfig;
 use super::errors::from_rustls;
 use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
+use crate::crypto;
 use crate::types::{CipherSuite, Error, ErrorKind, ProtocolVersion, SessionInfo};
 
 /// The TLS state machine. Callers hand it whole records and take whole records back; it
@@ -19,6 +20,8 @@ pub struct Session {
     plaintext: usize,
     /// A close_notify has been processed.
     peer_closed: bool,
+    /// TLS 1.3 KeyUpdates: (sent, received), saturating like s2n's u8 counters.
+    key_updates: (u8, u8),
 }
 
 impl Session {
@@ -46,6 +49,7 @@ impl Session {
             client_server_name,
             plaintext: 0,
             peer_closed: false,
+            key_updates: (0, 0),
         };
         // The connection layer sizes records itself; rustls must never split or hold them.
         session.conn.set_buffer_limit(None);
@@ -62,8 +66,31 @@ impl Session {
     pub fn wants_write(&mut self) -> bool {
         // rustls holds a KeyUpdate answer back until the next write; an empty write
         // releases it without producing a data record.
-        let _ = self.conn.writer().write(&[]);
+        let _ = self.counting_key_updates(|s| s.conn.writer().write(&[]));
         self.conn.wants_write()
+    }
+
+    /// KeyUpdates sent and received so far (s2n_connection_get_key_update_counts). A
+    /// KeyUpdate answering the peer's request counts as sent when it is received, which is
+    /// when rustls switches keys; it goes out with the next send.
+    pub fn key_update_counts(&self) -> (u8, u8) {
+        self.key_updates
+    }
+
+    /// Runs `f`, counting the TLS 1.3 keys it installs after the handshake as KeyUpdates.
+    fn counting_key_updates<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let after_handshake = !self.conn.is_handshaking();
+        let (enc, dec) = crypto::tls13_key_installs();
+        let out = f(self);
+        if after_handshake {
+            let (enc2, dec2) = crypto::tls13_key_installs();
+            let add = |count: u8, n: u64| count.saturating_add(u8::try_from(n).unwrap_or(u8::MAX));
+            self.key_updates = (
+                add(self.key_updates.0, enc2 - enc),
+                add(self.key_updates.1, dec2 - dec),
+            );
+        }
+        out
     }
 
     /// The negotiated cipher suite, once known.
@@ -92,8 +119,7 @@ impl Session {
             }
         }
         let state = self
-            .conn
-            .process_new_packets()
+            .counting_key_updates(|s| s.conn.process_new_packets())
             .map_err(|e| from_rustls(&e))?;
         self.plaintext = state.plaintext_bytes_to_read();
         self.peer_closed = state.peer_has_closed();
@@ -102,9 +128,7 @@ impl Session {
 
     /// Encrypts `data` (at most 16384 bytes, so exactly one record) and appends it to `out`.
     pub fn encrypt(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        self.conn
-            .writer()
-            .write_all(data)
+        self.counting_key_updates(|s| s.conn.writer().write_all(data))
             .map_err(|e| Error::new(ErrorKind::Internal, "internal", e.to_string()))?;
         self.drain_outgoing(out);
         Ok(())
@@ -140,8 +164,7 @@ impl Session {
 
     /// Queues a KeyUpdate (which also asks the peer to update).
     pub fn refresh_traffic_keys(&mut self) -> Result<(), Error> {
-        self.conn
-            .refresh_traffic_keys()
+        self.counting_key_updates(|s| s.conn.refresh_traffic_keys())
             .map_err(|e| from_rustls(&e))
     }
 
