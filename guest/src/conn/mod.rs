@@ -142,6 +142,10 @@ impl<S: Socket> Connection<S> {
     /// Pushes queued ciphertext to the transport (s2n_flush): `blocked`/`on-write` if the
     /// transport stops taking it.
     pub fn flush(&mut self) -> Result<(), Error> {
+        if self.failed {
+            // The closing alert of a failed connection waits for shutdown (R57).
+            return self.flush_queued();
+        }
         self.flush_out()
     }
 

@@ -10,11 +10,12 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
-    MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage, OutboundPlainMessage,
-    PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm, UnsupportedOperationError,
-    make_tls12_aad, make_tls13_aad,
+    MessageEncrypter, NONCE_LEN, Nonce, OutboundChunks, OutboundOpaqueMessage,
+    OutboundPlainMessage, PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm,
+    UnsupportedOperationError, make_tls12_aad, make_tls13_aad,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, Error, ProtocolVersion};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Authentication tag length of all three AEADs.
@@ -137,6 +138,43 @@ pub fn tls13_key_installs() -> (u64, u64) {
 }
 
 static TLS13_ENCRYPTERS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Set while the engine processes peer records (see [`fatal_alerts_as_close_notify`]).
+    static CLOSE_NOTIFY_FOR_FATAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The alert record payload of a close_notify: level warning, description 0.
+const CLOSE_NOTIFY: &[u8] = &[1, 0];
+
+/// Runs `f` with every fatal alert encrypted during it replaced by a close_notify.
+///
+/// s2n announces its own fatal errors with a generic close_notify at shutdown so the peer
+/// learns nothing about why (R57). rustls encrypts its fatal alert the moment it fails and
+/// then refuses to write a close_notify; the engine runs record processing under this so
+/// that the record rustls queues is that close_notify. Only encrypted alerts pass here.
+pub fn fatal_alerts_as_close_notify<T>(f: impl FnOnce() -> T) -> T {
+    CLOSE_NOTIFY_FOR_FATAL.with(|flag| {
+        let before = flag.replace(true);
+        let out = f();
+        flag.set(before);
+        out
+    })
+}
+
+/// `msg`, or a close_notify in its place if it is a fatal alert to be announced as one.
+fn announced(msg: OutboundPlainMessage<'_>) -> OutboundPlainMessage<'_> {
+    let fatal_alert = msg.typ == ContentType::Alert
+        && msg.payload.to_vec().first() == Some(&2)
+        && CLOSE_NOTIFY_FOR_FATAL.with(Cell::get);
+    if !fatal_alert {
+        return msg;
+    }
+    OutboundPlainMessage {
+        payload: OutboundChunks::Single(CLOSE_NOTIFY),
+        ..msg
+    }
+}
 static TLS13_DECRYPTERS: AtomicU64 = AtomicU64::new(0);
 
 impl Tls13AeadAlgorithm for Tls13Aead {
@@ -194,6 +232,7 @@ impl<C: RecordAead> MessageEncrypter for Tls13Encrypter<C> {
         msg: OutboundPlainMessage<'_>,
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
+        let msg = announced(msg);
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
         // TLSInnerPlaintext: content, then the real content type; no padding.
@@ -344,6 +383,7 @@ impl<C: RecordAead> MessageEncrypter for GcmEncrypter<C> {
         msg: OutboundPlainMessage<'_>,
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
+        let msg = announced(msg);
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
 
@@ -416,6 +456,7 @@ impl MessageEncrypter for ChaChaEncrypter {
         msg: OutboundPlainMessage<'_>,
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
+        let msg = announced(msg);
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
 

@@ -27,7 +27,7 @@ mod tests;
 use rustls::SupportedCipherSuite;
 use rustls::crypto::{CryptoProvider, GetRandomFailed, SecureRandom, SupportedKxGroup};
 
-pub use aead::tls13_key_installs;
+pub use aead::{fatal_alerts_as_close_notify, tls13_key_installs};
 pub use kx::{SECP256R1, SECP384R1, X25519};
 pub use sign::load_private_key;
 pub use suites::{

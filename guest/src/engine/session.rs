@@ -119,7 +119,9 @@ impl Session {
             }
         }
         let state = self
-            .counting_key_updates(|s| s.conn.process_new_packets())
+            .counting_key_updates(|s| {
+                crypto::fatal_alerts_as_close_notify(|| s.conn.process_new_packets())
+            })
             .map_err(|e| from_rustls(&e))?;
         self.plaintext = state.plaintext_bytes_to_read();
         self.peer_closed = state.peer_has_closed();
