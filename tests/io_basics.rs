@@ -10,21 +10,9 @@ use common::*;
 use tlsbox::scripted::{Direction, Step};
 use tlsbox::{Blocked, CipherSuite, ErrorKind};
 
-/// A handshaken TLS 1.3 AES-256-GCM pair (the contract's fixture) with the call log cleared.
+/// The contract's fixture with default settings.
 fn fixture() -> MemPair {
-    let config = client_config(pki()).cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384]);
-    let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
-    pair.handshake().unwrap();
-    // Consume the server's session ticket now so it does not show up in the receive tests
-    // (the contract's fixture has tickets off): a record with no application data blocks.
-    pair.pump().unwrap();
-    let err = pair.conn.recv(1).unwrap_err();
-    assert_eq!(
-        (err.kind, err.blocked),
-        (ErrorKind::Blocked, Blocked::OnRead)
-    );
-    pair.wire.clear_calls();
-    pair
+    contract_pair(client_config(pki()))
 }
 
 fn lens(pair: &MemPair, direction: Direction) -> Vec<usize> {

@@ -94,20 +94,12 @@ const TLSBOX_MAX_DELAY_SECS: u32 = 3;
 /// The contract's fixture on the component: a TLS 1.3 AES-256-GCM client, handshaken, its
 /// session tickets consumed, against a native rustls server.
 fn tlsbox_pair(setup: Setup, max_delay_secs: u32) -> MemPair {
-    let config = client_config(pki())
-        .cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384])
-        .recv_multi_record(setup.multi_record)
-        .recv_buffering(setup.buffering)
-        .max_blinding_delay_secs(max_delay_secs);
-    let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
-    pair.handshake().unwrap();
-    pair.pump().unwrap();
-    assert!(
-        pair.conn.recv(1).unwrap_err().is_blocked(),
-        "ticket consumed"
-    );
-    pair.wire.clear_calls();
-    pair
+    contract_pair(
+        client_config(pki())
+            .recv_multi_record(setup.multi_record)
+            .recv_buffering(setup.buffering)
+            .max_blinding_delay_secs(max_delay_secs),
+    )
 }
 
 struct Tlsbox(MemPair);

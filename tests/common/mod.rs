@@ -25,6 +25,26 @@ pub fn pki() -> &'static Pki {
     PKI.get_or_init(|| Pki::generate(&["localhost", "127.0.0.1"]).expect("rcgen works"))
 }
 
+/// The contract's fixture (`reference/s2n-io-contract.md` §5): a TLS 1.3 AES-256-GCM
+/// client handshaken against a native server, with the server's session ticket consumed
+/// (the contract's fixture has tickets off) and the call log cleared. `config` is a client
+/// config; its cipher suites are replaced.
+pub fn contract_pair(config: Config) -> MemPair {
+    let config = config.cipher_suites(&[tlsbox::CipherSuite::Tls13Aes256GcmSha384]);
+    let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
+    pair.handshake().unwrap();
+    pair.pump().unwrap();
+    // A record with no application data (the ticket) blocks.
+    let err = pair.conn.recv(1).unwrap_err();
+    assert_eq!(
+        (err.kind, err.blocked),
+        (tlsbox::ErrorKind::Blocked, tlsbox::Blocked::OnRead),
+        "ticket consumed"
+    );
+    pair.wire.clear_calls();
+    pair
+}
+
 /// A component client config trusting `pki`'s CA.
 pub fn client_config(pki: &Pki) -> Config {
     Config::client("localhost").trust(pki.ca_pem.as_bytes())
