@@ -375,3 +375,19 @@ fn t43_fatal_alert_closes_both_directions() {
     pair.wire.clear_calls();
     pair.conn.shutdown().unwrap();
 }
+
+#[test]
+fn t59_key_update_goes_out_only_with_a_non_empty_send() {
+    // R27, R63, R64, T59: a zero-length send and a flush leave the KeyUpdate pending; the
+    // next 1-byte send writes the 27-byte KeyUpdate, then the 23-byte data record.
+    let mut pair = fixture();
+    pair.conn.request_key_update().unwrap();
+    assert_eq!(pair.conn.send(b"").unwrap().bytes, 0);
+    pair.conn.flush().unwrap();
+    assert!(lens(&pair, Direction::Send).is_empty());
+    let p = pair.conn.send(b"x").unwrap();
+    assert_eq!((p.bytes, p.blocked), (1, Blocked::NotBlocked));
+    assert_eq!(lens(&pair, Direction::Send), vec![27, 23]);
+    assert_eq!(pair.conn.key_update_counts().unwrap().sent, 1);
+    assert_eq!(pair.peer_received(), b"x");
+}

@@ -142,11 +142,9 @@ impl<S: Socket> Connection<S> {
     /// Pushes queued ciphertext to the transport (s2n_flush): `blocked`/`on-write` if the
     /// transport stops taking it.
     pub fn flush(&mut self) -> Result<(), Error> {
-        if self.failed {
-            // The closing alert of a failed connection waits for shutdown (R57).
-            return self.flush_queued();
-        }
-        self.flush_out()
+        // Only records already queued: a pending KeyUpdate waits for the next send (R63,
+        // T59) and a failed connection's closing alert for shutdown (R57).
+        self.flush_queued()
     }
 
     /// What the handshake negotiated, once complete.
