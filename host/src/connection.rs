@@ -73,9 +73,7 @@ impl Endpoint {
             chunk: self.chunk,
         })
     }
-}
 
-impl Endpoint {
     /// The largest linear memory (bytes) this endpoint's guest instance has grown to.
     pub fn peak_memory(&self) -> usize {
         lock(&self.shared).store.data().peak_memory()
