@@ -80,6 +80,28 @@ fn non_blocking_server_against_native_client() {
 }
 
 /// A native rustls server that reads until it has `expected` bytes, then closes.
+/// One send under the non-blocking retry rule: blocks are `io-blocked`/`on-write` and are
+/// retried; the result is the (non-zero) acknowledged count.
+fn send_retrying(mut send: impl FnMut() -> Result<tlsbox::Progress, Error>) -> u32 {
+    loop {
+        match send() {
+            Ok(p) => {
+                assert!(p.bytes > 0);
+                assert!(matches!(p.blocked, Blocked::NotBlocked | Blocked::OnWrite));
+                return p.bytes;
+            }
+            Err(e) => {
+                assert_eq!(
+                    (e.kind, e.blocked),
+                    (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
+                    "{e}"
+                );
+                thread::yield_now();
+            }
+        }
+    }
+}
+
 static TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 static TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
 
@@ -138,23 +160,7 @@ fn t17_non_blocking_sendv_with_offset_loop() {
             tcp.set_nonblocking(true).unwrap();
             let mut offset = 0u64;
             while offset < total as u64 {
-                match conn.sendv_with_offset(&slices, offset) {
-                    Ok(p) => {
-                        assert!(p.bytes > 0);
-                        if p.blocked != Blocked::NotBlocked {
-                            assert_eq!(p.blocked, Blocked::OnWrite);
-                        }
-                        offset += u64::from(p.bytes);
-                    }
-                    Err(e) => {
-                        assert_eq!(
-                            (e.kind, e.blocked),
-                            (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
-                            "{e}"
-                        );
-                        thread::yield_now();
-                    }
-                }
+                offset += u64::from(send_retrying(|| conn.sendv_with_offset(&slices, offset)));
             }
             assert_eq!(offset, total as u64);
             assert_eq!(
@@ -182,17 +188,7 @@ fn t17_non_blocking_send_of_10_mb() {
     tcp.set_nonblocking(true).unwrap();
     let mut sent = 0;
     while sent < data.len() {
-        match conn.send(&data[sent..]) {
-            Ok(p) => sent += p.bytes as usize,
-            Err(e) => {
-                assert_eq!(
-                    (e.kind, e.blocked),
-                    (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
-                    "{e}"
-                );
-                thread::yield_now();
-            }
-        }
+        sent += send_retrying(|| conn.send(&data[sent..])) as usize;
     }
     assert_eq!(server.join().unwrap(), data);
 }

@@ -68,18 +68,20 @@ fn client(dir: &Path, addr: &str, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-#[test]
-fn demo_moves_data_and_reports_figures() {
-    let out = Command::new(BIN)
-        .args(["demo", "--mib", "2"])
-        .output()
-        .unwrap();
+/// Runs `tlsbox demo` with `args`, asserts it succeeded, and returns its stdout.
+fn demo(args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("demo").args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn demo_moves_data_and_reports_figures() {
+    let stdout = demo(&["--mib", "2"]);
     assert!(
         stdout.contains("negotiated      TLSv1.3 TLS_CHACHA20_POLY1305_SHA256 x25519"),
         "{stdout}"
@@ -90,16 +92,7 @@ fn demo_moves_data_and_reports_figures() {
 
 #[test]
 fn demo_with_tls12_and_aes256() {
-    let out = Command::new(BIN)
-        .args(["demo", "--mib", "1", "--tls12", "--suite", "aes256"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = demo(&["--mib", "1", "--tls12", "--suite", "aes256"]);
     assert!(
         stdout.contains("TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
         "{stdout}"
