@@ -214,20 +214,7 @@ fn one_sender_and_one_receiver_share_a_non_blocking_connection() {
             let mut sent = 0;
             while sent < data.len() {
                 let chunk = &data[sent..data.len().min(sent + 100_000)];
-                match conn.send(chunk) {
-                    Ok(p) => {
-                        assert!(p.bytes > 0);
-                        sent += p.bytes as usize;
-                    }
-                    Err(e) => {
-                        assert_eq!(
-                            (e.kind, e.blocked),
-                            (tlsbox::ErrorKind::Blocked, Blocked::OnWrite),
-                            "{e}"
-                        );
-                        thread::yield_now();
-                    }
-                }
+                sent += send_retrying(|| conn.send(chunk)) as usize;
             }
         })
     };

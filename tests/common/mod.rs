@@ -127,25 +127,24 @@ impl MemPair {
         let wire = ScriptedTransport::new();
         let conn = Connection::new(&runtime(), config, wire.clone()).expect("connection");
         let name = ServerName::try_from("localhost").expect("name");
-        let mut peer = rustls::ClientConnection::new(peer, name).expect("native client");
-        peer.set_buffer_limit(None);
-        MemPair {
-            conn,
-            wire,
-            peer: peer.into(),
-            inbox: Vec::new(),
-        }
+        let peer = rustls::ClientConnection::new(peer, name).expect("native client");
+        MemPair::join(conn, wire, peer.into())
     }
 
     /// A component client connection already made (e.g. from a shared endpoint) against a
     /// native server.
     pub fn from_parts(conn: Connection, wire: ScriptedTransport, peer: Arc<ServerConfig>) -> Self {
-        let mut peer = rustls::ServerConnection::new(peer).expect("native server");
+        let peer = rustls::ServerConnection::new(peer).expect("native server");
+        MemPair::join(conn, wire, peer.into())
+    }
+
+    /// Joins the two sides; the peer buffers without limit so tests can queue freely.
+    fn join(conn: Connection, wire: ScriptedTransport, mut peer: rustls::Connection) -> Self {
         peer.set_buffer_limit(None);
         MemPair {
             conn,
             wire,
-            peer: peer.into(),
+            peer,
             inbox: Vec::new(),
         }
     }
