@@ -1,57 +1,74 @@
-//! Interop over loopback with the `openssl` command line: `s_server` with the component
-//! as client, `s_client` with the component as server, TLS 1.3 suites and TLS 1.2. Each
-//! test starts and stops its own openssl process.
+//! Interop over loopback with the `openssl` command line: the component as client against
+//! `openssl s_server`, and as server against `openssl s_client`, over the matrix in
+//! `common/peers.rs` (TLS 1.3 and 1.2, every suite, every group, ECDSA and RSA
+//! certificates, client certificates on and off). Every case starts and stops its own
+//! openssl process; `s_server` listens on 127.0.0.1 only, on a port the OS picks.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use common::*;
-use tlsbox::{CipherSuite, Connection, ErrorKind, ProtocolVersion, TcpTransport};
+use common::peers::{self, Case, Identity, Pki, Process};
+use tlsbox::{CipherSuite, KxGroup, ProtocolVersion, TcpTransport};
 
-/// Kills the child on drop, so a failed assertion never leaks a server.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The test PKI written to files openssl can read.
-struct Files {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn files() -> Files {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, pem: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
+/// openssl's flags restricting a peer to exactly the case's version, suite and groups.
+fn protocol_args(case: &Case) -> Vec<String> {
+    use CipherSuite as S;
+    let version = match case.version {
+        ProtocolVersion::Tls13 => "-tls1_3",
+        ProtocolVersion::Tls12 => "-tls1_2",
     };
-    let pki = pki();
-    Files {
-        ca: write("ca.pem", &pki.ca_pem),
-        cert: write("cert.pem", &pki.server_cert_pem),
-        key: write("key.pem", &pki.server_key_pem),
-        _dir: dir,
+    let groups: Vec<&str> = case
+        .groups()
+        .into_iter()
+        .map(|group| match group {
+            KxGroup::X25519 => "X25519",
+            KxGroup::Secp256r1 => "P-256",
+            KxGroup::Secp384r1 => "P-384",
+            KxGroup::Secp521r1 => "P-521",
+        })
+        .collect();
+    let groups = groups.join(":");
+    let suite = match case.suite {
+        S::Tls13Chacha20Poly1305Sha256 | S::Tls13Aes128GcmSha256 | S::Tls13Aes256GcmSha384 => {
+            "-ciphersuites"
+        }
+        _ => "-cipher",
+    };
+    [
+        version,
+        "-groups",
+        &groups,
+        suite,
+        openssl_suite(case.suite),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The suite as openssl spells it (what `s_server` reports as `Ciphersuite:`).
+fn openssl_suite(suite: CipherSuite) -> &'static str {
+    use CipherSuite as S;
+    match suite {
+        S::Tls13Chacha20Poly1305Sha256 | S::Tls13Aes128GcmSha256 | S::Tls13Aes256GcmSha384 => {
+            suite.name()
+        }
+        S::TlsEcdheEcdsaWithChacha20Poly1305Sha256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        S::TlsEcdheEcdsaWithAes128GcmSha256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        S::TlsEcdheEcdsaWithAes256GcmSha384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        S::TlsEcdheRsaWithChacha20Poly1305Sha256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        S::TlsEcdheRsaWithAes128GcmSha256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        S::TlsEcdheRsaWithAes256GcmSha384 => "ECDHE-RSA-AES256-GCM-SHA384",
     }
 }
 
-/// Starts `openssl s_server -rev` on an ephemeral loopback port; returns it and the port.
-fn s_server(files: &Files, protocol: &[&str]) -> (Process, u16, mpsc::Receiver<String>) {
-    let mut child = Command::new("openssl")
+/// Starts `openssl s_server -rev` for one connection on an ephemeral loopback port; returns
+/// it and the port.
+fn s_server(case: &Case, identity: &Identity, deadline: Instant) -> Result<(Process, u16), String> {
+    let mut command = Command::new("openssl");
+    command
         .args([
             "s_server",
             "-accept",
@@ -61,198 +78,88 @@ fn s_server(files: &Files, protocol: &[&str]) -> (Process, u16, mpsc::Receiver<S
             "-rev",
         ])
         .arg("-cert")
-        .arg(&files.cert)
+        .arg(&identity.server_cert)
         .arg("-key")
-        .arg(&files.key)
-        .args(protocol)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl is installed (.ci/run installs it)");
-    // ACCEPT goes to stdout, the connection report to stderr: read both as lines.
-    let (tx, rx) = mpsc::channel();
-    let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
-    let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
-    for stream in [stdout, stderr] {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+        .arg(&identity.server_key)
+        .args(protocol_args(case));
+    if case.client_cert {
+        command
+            .args(["-Verify", "1", "-verify_return_error", "-CAfile"])
+            .arg(&identity.ca);
+    }
+    let process = Process::spawn_with_lines(command)?;
+    let lines = &process.lines;
+    let accept = lines.wait_for("ACCEPT", deadline, |line| line.starts_with("ACCEPT "))?;
+    let port = accept
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("s_server printed {accept:?}"))?;
+    Ok((process, port))
+}
+
+/// What `-rev` answers to a line: its bytes reversed, the newline kept at the end.
+fn reversed(line: &[u8]) -> Vec<u8> {
+    let mut reply: Vec<u8> = line.strip_suffix(b"\n").unwrap_or(line).to_vec();
+    reply.reverse();
+    reply.push(b'\n');
+    reply
+}
+
+#[test]
+fn component_client_against_s_server() {
+    let pki = Pki::generate();
+    peers::run_matrix("client vs openssl s_server", |case| {
+        let deadline = Instant::now() + peers::CASE_DEADLINE;
+        let identity = pki.get(case.cert);
+        let (server, port) = s_server(case, identity, deadline)?;
+        let message = format!("hello s_server, {case}\n").into_bytes();
+        let run = || {
+            let tcp =
+                TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+            tcp.set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("timeout");
+            tcp.set_write_timeout(Some(Duration::from_millis(200)))
+                .expect("timeout");
+            let transport = TcpTransport::new(tcp);
+            peers::component_client(case, identity, transport, &message, &reversed(&message))?;
+            // s_server flushes its report when it exits after the connection (-naccept 1);
+            // its view of the suite must match the component's.
+            let lines = &server.lines;
+            let reported =
+                lines.wait_for("Ciphersuite:", deadline, |l| l.starts_with("Ciphersuite:"))?;
+            let reported = reported["Ciphersuite:".len()..].trim();
+            match reported == openssl_suite(case.suite) {
+                true => Ok(()),
+                false => Err(format!("s_server reported {reported}")),
             }
-        });
-    }
-    let process = Process(child);
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("s_server prints ACCEPT");
-        if let Some(addr) = line.strip_prefix("ACCEPT ") {
-            let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-            return (process, port, rx);
-        }
-    }
-}
-
-/// The line s_server printed that starts with `prefix`.
-fn reported(lines: &mpsc::Receiver<String>, prefix: &str) -> String {
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("s_server output");
-        if let Some(rest) = line.strip_prefix(prefix) {
-            return rest.trim().to_owned();
-        }
-    }
-}
-
-fn component_client_against_s_server(
-    protocol: &[&str],
-    suite: CipherSuite,
-    version: ProtocolVersion,
-    openssl_name: &str,
-) {
-    let files = files();
-    let (_server, port, lines) = s_server(&files, protocol);
-    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let config = client_config(pki()).cipher_suites(&[suite]);
-    let conn = Connection::new(&runtime(), &config, TcpTransport::new(tcp)).unwrap();
-    conn.negotiate().unwrap();
-    let info = conn.session_info().unwrap().unwrap();
-    assert_eq!((info.cipher_suite, info.version), (suite, version));
-
-    conn.send_all(b"hello tlsbox\n").unwrap();
-    let mut reply = Vec::new();
-    while !reply.ends_with(b"\n") {
-        let r = conn.recv(100).unwrap();
-        assert!(!r.data.is_empty(), "s_server closed early");
-        reply.extend_from_slice(&r.data);
-    }
-    assert_eq!(reply, b"xobslt olleh\n");
-    match conn.shutdown() {
-        Ok(()) => {}
-        // s_server may drop the socket instead of answering close_notify.
-        Err(e) => assert_eq!(e.kind, ErrorKind::Closed, "{e}"),
-    }
-    // s_server flushes its report when it exits after the connection (-naccept 1).
-    assert_eq!(reported(&lines, "Ciphersuite:"), openssl_name);
-}
-
-#[test]
-fn client_tls13_chacha20_with_s_server() {
-    component_client_against_s_server(
-        &["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"],
-        CipherSuite::Tls13Chacha20Poly1305Sha256,
-        ProtocolVersion::Tls13,
-        "TLS_CHACHA20_POLY1305_SHA256",
-    );
-}
-
-#[test]
-fn client_tls13_aes128_with_s_server() {
-    component_client_against_s_server(
-        &["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
-        CipherSuite::Tls13Aes128GcmSha256,
-        ProtocolVersion::Tls13,
-        "TLS_AES_128_GCM_SHA256",
-    );
-}
-
-#[test]
-fn client_tls13_aes256_with_s_server() {
-    component_client_against_s_server(
-        &["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"],
-        CipherSuite::Tls13Aes256GcmSha384,
-        ProtocolVersion::Tls13,
-        "TLS_AES_256_GCM_SHA384",
-    );
-}
-
-#[test]
-fn client_tls12_with_s_server() {
-    component_client_against_s_server(
-        &["-tls1_2"],
-        CipherSuite::TlsEcdheEcdsaWithAes256GcmSha384,
-        ProtocolVersion::Tls12,
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-    );
-}
-
-/// Runs `openssl s_client` against a component server that echoes one line and closes.
-fn s_client_against_component_server(protocol: &[&str], version: ProtocolVersion) {
-    let files = files();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        let conn =
-            Connection::new(&runtime(), &server_config(pki()), TcpTransport::new(tcp)).unwrap();
-        conn.negotiate().unwrap();
-        let mut line = Vec::new();
-        while !line.ends_with(b"\n") {
-            let r = conn.recv(100).unwrap();
-            assert!(!r.data.is_empty(), "s_client closed early");
-            line.extend_from_slice(&r.data);
-        }
-        conn.send_all(&line).unwrap();
-        let info = conn.session_info().unwrap().unwrap();
-        let _ = conn.shutdown();
-        info
+        };
+        run().map_err(|e: String| format!("{e}; s_server said: {}", server.output()))
     });
-    let mut child = Process(
-        Command::new("openssl")
-            .args([
-                "s_client",
-                "-quiet",
-                "-verify_return_error",
-                "-servername",
-                "localhost",
-            ])
-            .arg("-connect")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-CAfile")
-            .arg(&files.ca)
-            .args(protocol)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl is installed"),
-    );
-    child
-        .0
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"ping from openssl\n")
-        .unwrap();
-    let mut out = Vec::new();
-    child
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut out)
-        .unwrap();
-    let info = server.join().expect("component server");
-    assert_eq!(out, b"ping from openssl\n");
-    assert_eq!(info.version, version);
-    assert_eq!(info.server_name.as_deref(), Some("localhost"));
-    let status = child.0.wait().unwrap();
-    assert!(
-        status.success(),
-        "s_client verified the chain and exited cleanly: {status}"
-    );
 }
 
 #[test]
-fn s_client_tls13_against_component_server() {
-    s_client_against_component_server(&["-tls1_3"], ProtocolVersion::Tls13);
-}
-
-#[test]
-fn s_client_tls12_against_component_server() {
-    s_client_against_component_server(&["-tls1_2"], ProtocolVersion::Tls12);
+fn s_client_against_component_server() {
+    let pki = Pki::generate();
+    peers::run_matrix("server vs openssl s_client", |case| {
+        let identity = pki.get(case.cert);
+        peers::component_server(case, identity, |port| {
+            let mut command = Command::new("openssl");
+            command
+                .args(["s_client", "-quiet", "-verify_return_error"])
+                .args(["-servername", "localhost"])
+                .args(["-connect", &format!("127.0.0.1:{port}")])
+                .arg("-CAfile")
+                .arg(&identity.ca)
+                .args(protocol_args(case));
+            if case.client_cert {
+                command
+                    .arg("-cert")
+                    .arg(&identity.client_cert)
+                    .arg("-key")
+                    .arg(&identity.client_key);
+            }
+            Process::spawn_piped(command)
+        })
+    });
 }

@@ -6,6 +6,8 @@
 //! transport as `conn` sees it. Everything but `wit` compiles natively for tests.
 
 #![warn(missing_docs)]
+// The generated WIT glue needs `unsafe` (wasm only); everything else may not use it.
+#![deny(unsafe_code)]
 
 pub mod conn;
 pub mod crypto;
@@ -13,4 +15,5 @@ pub mod engine;
 pub mod io;
 pub mod types;
 #[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // generated bindings only
 pub mod wit;

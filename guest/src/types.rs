@@ -163,6 +163,17 @@ pub enum KxGroup {
     X25519,
     Secp256r1,
     Secp384r1,
+    Secp521r1,
+}
+
+/// How a connection announces its own fatal errors (WIT `alert-policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AlertPolicy {
+    /// The alert the failure calls for, at once; no blinding.
+    #[default]
+    Rfc,
+    /// s2n's: a close_notify at shutdown, after a blinding delay.
+    S2n,
 }
 
 /// Whether a server requests client certificates.
@@ -201,7 +212,9 @@ impl RecordSizing {
 }
 
 /// Everything a configuration is built from (WIT `config-options`).
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows every field but the private key, which appears only as its length.
+#[derive(Clone)]
 pub struct ConfigOptions {
     /// Client or server.
     pub role: Role,
@@ -234,8 +247,59 @@ pub struct ConfigOptions {
     pub recv_multi_record: bool,
     /// recv reads ahead into a 16 KiB buffer instead of exactly one record.
     pub recv_buffering: bool,
-    /// Upper bound of the blinding delay in seconds (0 disables it).
+    /// How failures are announced.
+    pub alert_policy: AlertPolicy,
+    /// Upper bound of the blinding delay in seconds under [`AlertPolicy::S2n`] (0 disables it).
     pub max_blinding_delay_secs: u32,
+}
+
+// By hand, so the private key never reaches a log: derived `Debug` would print its bytes.
+impl fmt::Debug for ConfigOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field fails to compile here until someone decides
+        // whether it is secret.
+        let Self {
+            role,
+            server_name,
+            trust_anchors,
+            certificate_chain,
+            private_key,
+            alpn,
+            versions,
+            cipher_suites,
+            kx_groups,
+            client_auth,
+            record_sizing,
+            max_fragment_length,
+            send_buffer_size,
+            recv_multi_record,
+            recv_buffering,
+            alert_policy,
+            max_blinding_delay_secs,
+        } = self;
+        let private_key = private_key
+            .as_ref()
+            .map(|key| format!("<redacted {} bytes>", key.len()));
+        f.debug_struct("ConfigOptions")
+            .field("role", role)
+            .field("server_name", server_name)
+            .field("trust_anchors", trust_anchors)
+            .field("certificate_chain", certificate_chain)
+            .field("private_key", &private_key)
+            .field("alpn", alpn)
+            .field("versions", versions)
+            .field("cipher_suites", cipher_suites)
+            .field("kx_groups", kx_groups)
+            .field("client_auth", client_auth)
+            .field("record_sizing", record_sizing)
+            .field("max_fragment_length", max_fragment_length)
+            .field("send_buffer_size", send_buffer_size)
+            .field("recv_multi_record", recv_multi_record)
+            .field("recv_buffering", recv_buffering)
+            .field("alert_policy", alert_policy)
+            .field("max_blinding_delay_secs", max_blinding_delay_secs)
+            .finish()
+    }
 }
 
 impl ConfigOptions {
@@ -257,6 +321,7 @@ impl ConfigOptions {
             send_buffer_size: None,
             recv_multi_record: false,
             recv_buffering: false,
+            alert_policy: AlertPolicy::Rfc,
             max_blinding_delay_secs: 30,
         }
     }
@@ -295,4 +360,44 @@ pub struct Received {
     pub data: Vec<u8>,
     /// `OnRead` if plaintext remains in the current record.
     pub blocked: Blocked,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_options_debug_redacts_the_private_key() {
+        let pem = "-----BEGIN PRIVATE KEY-----\n\
+                   MC4CAQAwBQYDK2VwBCIEIHRsc2JveC1yZWRhY3Rpb24tdGVzdC1rZXktMDE=\n\
+                   -----END PRIVATE KEY-----\n";
+        let mut opts = ConfigOptions::new(Role::Server);
+        opts.private_key = Some(pem.as_bytes().to_vec());
+        opts.server_name = Some("example.test".into());
+        let shown = format!("{opts:?}");
+
+        let body = "MC4CAQAwBQYDK2VwBCIEIHRsc2JveC1yZWRhY3Rpb24tdGVzdC1rZXktMDE=";
+        assert!(!shown.contains(body), "{shown}");
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        // Nor as the derived `Debug` of a `Vec<u8>` would print it.
+        let bytes = format!("{:?}", pem.as_bytes());
+        assert!(!shown.contains(&bytes[1..bytes.len() - 1]), "{shown}");
+        assert!(!shown.contains("45, 45, 45, 45, 45, 66"), "{shown}"); // "-----B"
+        assert!(
+            shown.contains(&format!(
+                r#"private_key: Some("<redacted {} bytes>")"#,
+                pem.len()
+            )),
+            "{shown}"
+        );
+        // Everything else still shows.
+        assert!(
+            shown.contains(r#"server_name: Some("example.test")"#),
+            "{shown}"
+        );
+        assert!(shown.contains("role: Server"), "{shown}");
+
+        opts.private_key = None;
+        assert!(format!("{opts:?}").contains("private_key: None"));
+    }
 }

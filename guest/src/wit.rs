@@ -3,7 +3,7 @@
 // The generated items carry the WIT's docs, but not on every item rustdoc counts.
 #![allow(missing_docs)]
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use crate::conn;
 use crate::io;
@@ -30,9 +30,18 @@ impl wit::Guest for Component {
 /// The exported `config` resource.
 pub struct ConfigResource(conn::Config);
 
-/// The exported `connection` resource; WIT methods take `&self`, so state sits in a cell
-/// (the host never re-enters the guest, so the borrow cannot collide).
-pub struct ConnectionResource(RefCell<conn::Connection<HostSocket>>);
+/// The exported `connection` resource. WIT methods take `&self`, so the state sits in a
+/// cell, and each call takes it out and puts it back when it returns (no `RefCell`).
+///
+/// Why not a `RefCell`: a host exception that unwinds through the guest (jco: a JS transport
+/// throwing a bare `Error`) skips Rust destructors, so a `RefMut` guard would leak its borrow
+/// flag and the next call would panic "already borrowed" and trap the whole instance. With
+/// take-and-put-back, a call that never returns simply leaves the cell empty: later calls on
+/// this connection fail `internal`/`busy` and every other connection and config carries on.
+/// A call that re-enters the connection from its own transport (wasmtime forbids it; jco
+/// does not) meets the same empty cell and fails `busy` without touching the state; the
+/// outer call then finishes normally.
+pub struct ConnectionResource(Cell<Option<Box<conn::Connection<HostSocket>>>>);
 
 /// The imported socket as the connection layer's [`io::Socket`].
 pub struct HostSocket(transport::Socket);
@@ -44,6 +53,58 @@ impl io::Socket for HostSocket {
 
     fn recv(&mut self, max: u32) -> Result<Vec<u8>, types::IoError> {
         self.0.recv(max).map_err(io_error)
+    }
+}
+
+impl ConnectionResource {
+    /// Runs a fallible call with the state taken out of the cell, and puts it back.
+    ///
+    /// If `f` never returns (a host exception unwinds through the transport call inside it),
+    /// the state stays out: the connection is lost, and later calls fail `busy` instead of
+    /// trapping. Nothing here holds a guard whose destructor an unwind could skip.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut conn::Connection<HostSocket>) -> Result<T, types::Error>,
+    ) -> Result<T, wit::Error> {
+        let mut state = self.0.take().ok_or_else(busy)?;
+        let result = f(&mut state);
+        self.0.set(Some(state));
+        result.map_err(error)
+    }
+
+    /// Runs an infallible call (it never reaches the transport); `default` when busy.
+    fn read<T>(&self, default: T, f: impl FnOnce(&conn::Connection<HostSocket>) -> T) -> T {
+        match self.0.take() {
+            Some(state) => {
+                let value = f(&state);
+                self.0.set(Some(state));
+                value
+            }
+            None => default,
+        }
+    }
+
+    /// Runs an infallible update; ignored when busy (the state is not ours to touch).
+    fn update(&self, f: impl FnOnce(&mut conn::Connection<HostSocket>)) {
+        if let Some(mut state) = self.0.take() {
+            f(&mut state);
+            self.0.set(Some(state));
+        }
+    }
+}
+
+/// The error for a call on a connection whose state is out of its cell.
+fn busy() -> wit::Error {
+    wit::Error {
+        kind: wtypes::ErrorKind::Internal,
+        name: "busy".to_owned(),
+        message: "the connection is in use by a call that has not returned: either this call \
+                  re-entered it from its own transport, or an earlier call never returned \
+                  because a host exception unwound through the guest (then the connection is \
+                  lost; drop it)"
+            .to_owned(),
+        blocked: wtypes::Blocked::NotBlocked,
+        alert: None,
     }
 }
 
@@ -59,16 +120,16 @@ impl wit::GuestConnection for ConnectionResource {
     fn new(config: ConfigBorrow<'_>, socket: transport::Socket) -> Result<Self, wit::Error> {
         let config = &config.get::<ConfigResource>().0;
         conn::Connection::new(config, HostSocket(socket))
-            .map(|c| ConnectionResource(RefCell::new(c)))
+            .map(|c| ConnectionResource(Cell::new(Some(Box::new(c)))))
             .map_err(error)
     }
 
     fn negotiate(&self) -> Result<(), wit::Error> {
-        self.0.borrow_mut().negotiate().map_err(error)
+        self.call(|c| c.negotiate())
     }
 
     fn send(&self, data: Vec<u8>) -> Result<wit::Progress, wit::Error> {
-        let progress = self.0.borrow_mut().send(&data).map_err(error)?;
+        let progress = self.call(|c| c.send(&data))?;
         Ok(progress_out(progress))
     }
 
@@ -78,11 +139,7 @@ impl wit::GuestConnection for ConnectionResource {
         offset: u64,
     ) -> Result<wit::Progress, wit::Error> {
         let slices: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
-        let progress = self
-            .0
-            .borrow_mut()
-            .sendv_with_offset(&slices, offset)
-            .map_err(error)?;
+        let progress = self.call(|c| c.sendv_with_offset(&slices, offset))?;
         Ok(progress_out(progress))
     }
 
@@ -91,18 +148,15 @@ impl wit::GuestConnection for ConnectionResource {
         threshold: u32,
         timeout_secs: u16,
     ) -> Result<(), wit::Error> {
-        self.0
-            .borrow_mut()
-            .set_dynamic_record_threshold(threshold, timeout_secs)
-            .map_err(error)
+        self.call(|c| c.set_dynamic_record_threshold(threshold, timeout_secs))
     }
 
     fn flush(&self) -> Result<(), wit::Error> {
-        self.0.borrow_mut().flush().map_err(error)
+        self.call(|c| c.flush())
     }
 
     fn recv(&self, max: u32) -> Result<wit::Received, wit::Error> {
-        let received = self.0.borrow_mut().recv(max as usize).map_err(error)?;
+        let received = self.call(|c| c.recv(max as usize))?;
         Ok(wit::Received {
             data: received.data,
             blocked: blocked(received.blocked),
@@ -110,40 +164,40 @@ impl wit::GuestConnection for ConnectionResource {
     }
 
     fn peek(&self) -> u32 {
-        u32::try_from(self.0.borrow().peek()).unwrap_or(u32::MAX)
+        self.read(0, |c| u32::try_from(c.peek()).unwrap_or(u32::MAX))
     }
 
     fn peek_buffered(&self) -> u32 {
-        u32::try_from(self.0.borrow().peek_buffered()).unwrap_or(u32::MAX)
+        self.read(0, |c| u32::try_from(c.peek_buffered()).unwrap_or(u32::MAX))
     }
 
     fn set_recv_multi_record(&self, enabled: bool) {
-        self.0.borrow_mut().set_recv_multi_record(enabled);
+        self.update(|c| c.set_recv_multi_record(enabled));
     }
 
     fn request_key_update(&self) -> Result<(), wit::Error> {
-        self.0.borrow_mut().request_key_update().map_err(error)
+        self.call(|c| c.request_key_update())
     }
 
     fn key_update_counts(&self) -> wit::KeyUpdateCounts {
-        let (sent, received) = self.0.borrow().key_update_counts();
+        let (sent, received) = self.read((0, 0), |c| c.key_update_counts());
         wit::KeyUpdateCounts { sent, received }
     }
 
     fn delay(&self) -> u64 {
-        self.0.borrow().delay()
+        self.read(0, |c| c.delay())
     }
 
     fn shutdown_send(&self) -> Result<(), wit::Error> {
-        self.0.borrow_mut().shutdown_send().map_err(error)
+        self.call(|c| c.shutdown_send())
     }
 
     fn shutdown(&self) -> Result<(), wit::Error> {
-        self.0.borrow_mut().shutdown().map_err(error)
+        self.call(|c| c.shutdown())
     }
 
     fn session_info(&self) -> Option<wit::SessionInfo> {
-        let info = self.0.borrow().session_info()?;
+        let info = self.read(None, |c| c.session_info())?;
         Some(wit::SessionInfo {
             version: version_out(info.version),
             cipher_suite: suite_out(info.cipher_suite),
@@ -155,15 +209,15 @@ impl wit::GuestConnection for ConnectionResource {
     }
 
     fn wire_bytes_out(&self) -> u64 {
-        self.0.borrow().wire_bytes_out()
+        self.read(0, |c| c.wire_bytes_out())
     }
 
     fn wire_bytes_in(&self) -> u64 {
-        self.0.borrow().wire_bytes_in()
+        self.read(0, |c| c.wire_bytes_in())
     }
 
     fn alert_received(&self) -> Option<u8> {
-        self.0.borrow().alert_received()
+        self.read(None, |c| c.alert_received())
     }
 }
 
@@ -240,6 +294,10 @@ fn config_options(o: wit::ConfigOptions) -> types::ConfigOptions {
         send_buffer_size: o.send_buffer_size,
         recv_multi_record: o.recv_multi_record,
         recv_buffering: o.recv_buffering,
+        alert_policy: match o.alert_policy {
+            wtypes::AlertPolicy::Rfc => types::AlertPolicy::Rfc,
+            wtypes::AlertPolicy::S2n => types::AlertPolicy::S2n,
+        },
         max_blinding_delay_secs: o.max_blinding_delay_secs.unwrap_or(30),
     }
 }
@@ -265,6 +323,7 @@ enum_map!(group_in, group_out, wtypes::KxGroup, types::KxGroup, [
     X25519 <=> X25519,
     Secp256r1 <=> Secp256r1,
     Secp384r1 <=> Secp384r1,
+    Secp521r1 <=> Secp521r1,
 ]);
 
 enum_map!(suite_in, suite_out, wtypes::CipherSuite, types::CipherSuite, [

@@ -1,10 +1,16 @@
 //! Host bindings generated from `wit/`. The imported socket resource is backed by
 //! [`crate::transport::SocketSlot`].
+//!
+//! Everything is async: exports are called with `call_async` so a long guest computation
+//! can yield to the executor at epoch boundaries, and the socket import polls the
+//! transport with the calling task's waker (see `runtime.rs`).
 
 wasmtime::component::bindgen!({
     world: "endpoint",
     path: "../wit",
     additional_derives: [PartialEq, Eq],
+    imports: { default: async },
+    exports: { default: async },
     with: {
         "tlsbox:tls/transport.socket": crate::transport::SocketSlot,
     },
@@ -14,6 +20,6 @@ pub use exports::tlsbox::tls::tls::{
     ConfigOptions, KeyUpdateCounts, Progress, Received, SessionInfo,
 };
 pub use tlsbox::tls::types::{
-    Blocked, CipherSuite, ClientAuth, Error as WitError, ErrorKind, IoError, KxGroup,
+    AlertPolicy, Blocked, CipherSuite, ClientAuth, Error as WitError, ErrorKind, IoError, KxGroup,
     ProtocolVersion, RecordSizing, Role,
 };

@@ -1,14 +1,47 @@
 //! [`Config`]: a host-side builder for the guest's `config-options`.
 
+use std::fmt;
+
 use crate::bindings::{
-    CipherSuite, ClientAuth, ConfigOptions, KxGroup, ProtocolVersion, RecordSizing, Role,
+    AlertPolicy, CipherSuite, ClientAuth, ConfigOptions, KxGroup, ProtocolVersion, RecordSizing,
+    Role,
 };
 
 /// Settings for an endpoint. Certificates and keys are PEM or DER bytes; the guest parses
-/// and validates them when an endpoint is created.
-#[derive(Clone, Debug)]
+/// and validates them when an endpoint is created. `Debug` never shows the private key.
+#[derive(Clone)]
 pub struct Config {
     pub(crate) options: ConfigOptions,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.options;
+        f.debug_struct("Config")
+            .field("role", &o.role)
+            .field("server_name", &o.server_name)
+            .field("trust_anchors", &o.trust_anchors.len())
+            .field("certificate_chain", &o.certificate_chain.len())
+            .field(
+                "private_key",
+                &o.private_key
+                    .as_ref()
+                    .map(|key| format!("<redacted {} bytes>", key.len())),
+            )
+            .field("alpn", &o.alpn)
+            .field("versions", &o.versions)
+            .field("cipher_suites", &o.cipher_suites)
+            .field("kx_groups", &o.kx_groups)
+            .field("client_auth", &o.client_auth)
+            .field("record_sizing", &o.record_sizing)
+            .field("max_fragment_length", &o.max_fragment_length)
+            .field("send_buffer_size", &o.send_buffer_size)
+            .field("recv_multi_record", &o.recv_multi_record)
+            .field("recv_buffering", &o.recv_buffering)
+            .field("alert_policy", &o.alert_policy)
+            .field("max_blinding_delay_secs", &o.max_blinding_delay_secs)
+            .finish()
+    }
 }
 
 impl Config {
@@ -42,6 +75,7 @@ impl Config {
                 send_buffer_size: None,
                 recv_multi_record: false,
                 recv_buffering: false,
+                alert_policy: AlertPolicy::Rfc,
                 max_blinding_delay_secs: None,
             },
         }
@@ -128,7 +162,15 @@ impl Config {
         self
     }
 
-    /// Upper bound of the blinding delay after a failure (0 disables it; default 30 s).
+    /// How a failure is announced to the peer: the RFC's alert at once (the default), or
+    /// s2n's close_notify at shutdown after a blinding delay.
+    pub fn alert_policy(mut self, policy: AlertPolicy) -> Self {
+        self.options.alert_policy = policy;
+        self
+    }
+
+    /// Under [`AlertPolicy::S2n`]: upper bound of the blinding delay after a failure (0
+    /// disables it; default 30 s).
     pub fn max_blinding_delay_secs(mut self, secs: u32) -> Self {
         self.options.max_blinding_delay_secs = Some(secs);
         self
@@ -149,5 +191,22 @@ impl Config {
             payload = payload.min((buffer as usize).saturating_sub(1029));
         }
         payload.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_does_not_show_the_private_key() {
+        let key = b"-----BEGIN PRIVATE KEY-----\nU2VjcmV0S2V5Qnl0ZXM=\n-----END PRIVATE KEY-----\n";
+        let shown = format!("{:?}", Config::server(&b"cert"[..], &key[..]));
+        assert!(!shown.contains("U2VjcmV0S2V5Qnl0ZXM"), "{shown}");
+        assert!(!shown.contains(&format!("{:?}", &key[..8])), "{shown}");
+        assert!(
+            shown.contains(&format!("<redacted {} bytes>", key.len())),
+            "{shown}"
+        );
     }
 }

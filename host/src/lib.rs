@@ -9,6 +9,7 @@
 //! - [`Transport`]: where ciphertext goes — [`TcpTransport`], [`ScriptedTransport`].
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod bindings;
 mod config;
@@ -21,8 +22,8 @@ pub mod scripted;
 mod transport;
 
 pub use bindings::{
-    Blocked, CipherSuite, ClientAuth, ErrorKind, IoError, KeyUpdateCounts, KxGroup, Progress,
-    ProtocolVersion, Received, RecordSizing, Role, SessionInfo,
+    AlertPolicy, Blocked, CipherSuite, ClientAuth, ErrorKind, IoError, KeyUpdateCounts, KxGroup,
+    Progress, ProtocolVersion, Received, RecordSizing, Role, SessionInfo,
 };
 pub use config::Config;
 pub use connection::{Connection, Endpoint};

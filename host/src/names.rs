@@ -45,6 +45,7 @@ impl KxGroup {
             KxGroup::X25519 => "x25519",
             KxGroup::Secp256r1 => "secp256r1",
             KxGroup::Secp384r1 => "secp384r1",
+            KxGroup::Secp521r1 => "secp521r1",
         }
     }
 }

@@ -7,7 +7,9 @@ use rcgen::{
 };
 
 /// A CA with one server and one client certificate.
-#[derive(Clone, Debug)]
+///
+/// `Debug` prints the certificates but only the length of each private key.
+#[derive(Clone)]
 pub struct Pki {
     /// The CA certificate (the trust anchor).
     pub ca_pem: String,
@@ -19,6 +21,29 @@ pub struct Pki {
     pub client_cert_pem: String,
     /// Client private key (PKCS#8).
     pub client_key_pem: String,
+}
+
+// By hand, so private keys never reach a log: derived `Debug` would print the PEM.
+impl std::fmt::Debug for Pki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field fails to compile here until someone decides
+        // whether it is secret.
+        let Self {
+            ca_pem,
+            server_cert_pem,
+            server_key_pem,
+            client_cert_pem,
+            client_key_pem,
+        } = self;
+        let redacted = |key: &str| format!("<redacted {} bytes>", key.len());
+        f.debug_struct("Pki")
+            .field("ca_pem", ca_pem)
+            .field("server_cert_pem", server_cert_pem)
+            .field("server_key_pem", &redacted(server_key_pem))
+            .field("client_cert_pem", client_cert_pem)
+            .field("client_key_pem", &redacted(client_key_pem))
+            .finish()
+    }
 }
 
 impl Pki {
@@ -72,4 +97,43 @@ fn unique_suffix() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{nanos:x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_private_keys() {
+        let mut pki = Pki::generate(&["localhost"]).unwrap();
+        let shown = format!("{pki:?}");
+        for key in [&pki.server_key_pem, &pki.client_key_pem] {
+            // The first body line carries the start of the private scalar; the last ones may
+            // repeat the public key, which the certificates show anyway.
+            let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+            let first = key.lines().nth(1).unwrap();
+            assert!(!shown.contains(&body) && !shown.contains(first), "{shown}");
+        }
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        assert!(shown.contains(&format!(
+            "server_key_pem: \"<redacted {} bytes>\"",
+            pki.server_key_pem.len()
+        )));
+        // Certificates are public and still shown (escaped newlines and all).
+        assert!(shown.contains(&format!("{:?}", pki.ca_pem)), "{shown}");
+
+        // With recognisable keys: nothing of them shows, only their lengths.
+        pki.server_key_pem = "server-secret-key-material".into();
+        pki.client_key_pem = "client-secret-key-material!".into();
+        let shown = format!("{pki:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(
+            shown.contains("server_key_pem: \"<redacted 26 bytes>\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("client_key_pem: \"<redacted 27 bytes>\""),
+            "{shown}"
+        );
+    }
 }

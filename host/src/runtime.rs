@@ -1,12 +1,12 @@
 //! The wasmtime embedding: one shared engine and pre-instantiated component, and a store
-//! per endpoint with a memory limit and a per-call deadline.
+//! per endpoint with a memory limit and a per-call deadline on guest execution.
 
 use std::sync::{Arc, OnceLock};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{self, EndpointPre, IoError};
@@ -24,7 +24,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct Limits {
     /// Largest linear memory a guest instance may grow to.
     pub memory_bytes: usize,
-    /// Longest a single guest call may run before it is stopped with a `trap` error.
+    /// Longest a single guest call may compute before it is stopped with a `trap` error.
+    /// Time the guest spends waiting inside a transport call does not count, so an idle
+    /// connection lives as long as its peer and application want.
     pub call_deadline: Duration,
 }
 
@@ -91,9 +93,18 @@ impl Runtime {
                     .build(),
                 peak_memory: 0,
             },
+            clock: CallClock::new(self.inner.limits.call_deadline),
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
+        // Each time the epoch deadline passes, charge only the guest's own time: a call that
+        // spent its time waiting in the transport is given the rest of its budget.
+        store.epoch_deadline_callback(|store| match store.data().clock.guest_time_left() {
+            Some(left) => Ok(UpdateDeadline::Continue(ticks(left))),
+            None => Err(wasmtime::format_err!(
+                "the guest call ran past its deadline"
+            )),
+        });
         self.arm_deadline(&mut store);
         let instance = self
             .inner
@@ -105,8 +116,54 @@ impl Runtime {
 
     /// Restarts the per-call deadline; called before every guest call.
     pub(crate) fn arm_deadline(&self, store: &mut Store<HostState>) {
-        let ticks = self.inner.limits.call_deadline.as_millis() / EPOCH_TICK.as_millis();
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        store.data_mut().clock.start();
+        store.set_epoch_deadline(ticks(self.inner.limits.call_deadline));
+    }
+}
+
+/// Epoch ticks for `time`, at least one.
+fn ticks(time: Duration) -> u64 {
+    u64::try_from(time.as_millis() / EPOCH_TICK.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// How long the current guest call has computed: wall time since it started, less the time
+/// spent inside transport calls.
+struct CallClock {
+    deadline: Duration,
+    started: Instant,
+    in_transport: Duration,
+}
+
+impl CallClock {
+    fn new(deadline: Duration) -> Self {
+        CallClock {
+            deadline,
+            started: Instant::now(),
+            in_transport: Duration::ZERO,
+        }
+    }
+
+    fn start(&mut self) {
+        self.started = Instant::now();
+        self.in_transport = Duration::ZERO;
+    }
+
+    /// Runs a transport call off the guest's clock.
+    fn off_clock<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let begun = Instant::now();
+        let out = f();
+        self.in_transport += begun.elapsed();
+        out
+    }
+
+    /// Guest time left in this call's budget, or `None` once it is spent.
+    fn guest_time_left(&self) -> Option<Duration> {
+        let guest = self.started.elapsed().saturating_sub(self.in_transport);
+        self.deadline
+            .checked_sub(guest)
+            .filter(|left| !left.is_zero())
     }
 }
 
@@ -130,6 +187,7 @@ pub(crate) struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
     limits: Limiter,
+    clock: CallClock,
 }
 
 /// wasmtime's store limits, plus the largest linear memory the instance has grown to.
@@ -187,10 +245,17 @@ impl HostState {
             .map_err(|e| Error::trap(wasmtime::Error::from(e)))
     }
 
-    fn slot(&mut self, socket: &Resource<SocketSlot>) -> Result<&mut SocketSlot, IoError> {
-        self.table
+    /// Runs `f` on the transport behind `socket`, off the guest's clock.
+    fn with_transport<T>(
+        &mut self,
+        socket: &Resource<SocketSlot>,
+        f: impl FnOnce(&mut SocketSlot) -> Result<T, IoError>,
+    ) -> Result<T, IoError> {
+        let slot = self
+            .table
             .get_mut(socket)
-            .map_err(|e| IoError::Other(format!("unknown socket handle: {e}")))
+            .map_err(|e| IoError::Other(format!("unknown socket handle: {e}")))?;
+        self.clock.off_clock(|| f(slot))
     }
 }
 
@@ -209,14 +274,14 @@ impl bindings::tlsbox::tls::transport::Host for HostState {}
 
 impl bindings::tlsbox::tls::transport::HostSocket for HostState {
     fn send(&mut self, socket: Resource<SocketSlot>, data: Vec<u8>) -> Result<u32, IoError> {
-        let n = self.slot(&socket)?.0.send(&data)?;
+        let n = self.with_transport(&socket, |slot| slot.0.send(&data))?;
         // A transport cannot take more than it was offered; pass the claim on unclamped
         // only when it fits, and let the guest report an over-claim.
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     fn recv(&mut self, socket: Resource<SocketSlot>, max: u32) -> Result<Vec<u8>, IoError> {
-        self.slot(&socket)?.0.recv(max as usize)
+        self.with_transport(&socket, |slot| slot.0.recv(max as usize))
     }
 
     fn drop(&mut self, socket: Resource<SocketSlot>) -> wasmtime::Result<()> {

@@ -1,10 +1,22 @@
-//! The `tlsbox` binary over real loopback sockets: demo, server and client together, and
-//! the server against `openssl s_client`.
+//! The `tlsbox` binary over real loopback sockets: demo, server and client together, the
+//! server against `openssl s_client`, and the server's concurrency, idle timeout, connection
+//! limit, record sizing and alerts against native rustls clients.
+//!
+//! Every test bounds its waits: sockets have timeouts, children are killed on drop, and
+//! worker threads report through channels read with a deadline.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use tlsbox::pki::Pki;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tlsbox");
@@ -52,6 +64,12 @@ fn server(dir: &Path, extra: &[&str]) -> (Process, String) {
         .strip_prefix("tlsbox: listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_owned();
+    // Keep draining: a full pipe would block the server's next log line.
+    thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            eprintln!("server: {line}");
+        }
+    });
     (Process(child), addr)
 }
 
@@ -65,7 +83,33 @@ fn client(dir: &Path, addr: &str, input: &[u8]) -> Output {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    finish(Process(child))
+}
+
+/// Waits for the child's exit and output, at most a minute (then it is killed).
+fn finish(mut child: Process) -> Output {
+    let (mut stdout, mut stderr) = (child.0.stdout.take(), child.0.stderr.take());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            s.read_to_end(&mut out).unwrap();
+        }
+        if let Some(s) = stderr.as_mut() {
+            s.read_to_end(&mut err).unwrap();
+        }
+        let _ = tx.send((out, err));
+    });
+    let (stdout, stderr) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the client exits within a minute");
+    let status = child.0.wait().unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// Runs `tlsbox demo` with `args`, asserts it succeeded, and returns its stdout.
@@ -103,7 +147,7 @@ fn demo_with_tls12_and_aes256() {
 fn client_and_echo_server() {
     let dir = tempfile::tempdir().unwrap();
     write_pki(dir.path());
-    let (_server, addr) = server(dir.path(), &["--max-connections", "2"]);
+    let (_server, addr) = server(dir.path(), &["--stop-after", "2"]);
     for message in [
         &b"hello through two components\n"[..],
         b"and a second connection\n",
@@ -124,7 +168,7 @@ fn client_and_echo_server() {
 fn http_server_answers_s_client_in_one_record() {
     let dir = tempfile::tempdir().unwrap();
     write_pki(dir.path());
-    let (_server, addr) = server(dir.path(), &["--http", "--max-connections", "1"]);
+    let (_server, addr) = server(dir.path(), &["--http", "--stop-after", "1"]);
     let mut s_client = Process(
         Command::new("openssl")
             .args([
@@ -170,7 +214,7 @@ fn http_server_answers_s_client_in_one_record() {
 fn client_rejects_an_untrusted_server() {
     let dir = tempfile::tempdir().unwrap();
     write_pki(dir.path());
-    let (_server, addr) = server(dir.path(), &["--max-connections", "1"]);
+    let (_server, addr) = server(dir.path(), &["--stop-after", "1"]);
     // A CA that did not sign the server's certificate.
     let other = Pki::generate(&["localhost"]).unwrap();
     std::fs::write(dir.path().join("ca.pem"), other.ca_pem).unwrap();
@@ -178,4 +222,363 @@ fn client_rejects_an_untrusted_server() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("untrusted-certificate"), "{stderr}");
+}
+
+/// Longest any single socket operation in these tests may wait.
+const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A native rustls client configuration (ring) trusting `pki`'s CA.
+fn rustls_client(pki: &Pki) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    Arc::new(
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+type Tls<S = TcpStream> = StreamOwned<ClientConnection, S>;
+
+/// A loopback TCP connection with bounded reads and writes.
+fn tcp(addr: &str) -> TcpStream {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    tcp.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    tcp
+}
+
+/// Completes a TLS handshake as "localhost" over `io`.
+fn handshake<S: Read + Write>(config: &Arc<ClientConfig>, mut io: S) -> io::Result<Tls<S>> {
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = ClientConnection::new(config.clone(), name).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut io)?;
+    }
+    Ok(StreamOwned::new(conn, io))
+}
+
+/// Sends `message` and reads exactly as many bytes back.
+fn echo<S: Read + Write>(tls: &mut Tls<S>, message: &[u8]) -> Vec<u8> {
+    tls.write_all(message).unwrap();
+    tls.flush().unwrap();
+    let mut back = vec![0; message.len()];
+    tls.read_exact(&mut back).unwrap();
+    back
+}
+
+/// Sends close_notify and drops the connection.
+fn hang_up<S: Read + Write>(mut tls: Tls<S>) {
+    tls.conn.send_close_notify();
+    let _ = tls.conn.complete_io(&mut tls.sock);
+}
+
+#[test]
+fn an_idle_client_does_not_hold_up_a_hundred_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &[]);
+    let config = rustls_client(&pki);
+    // Handshake done, then silence: a server serving one client at a time would be stuck.
+    let mut idle = handshake(&config, tcp(&addr)).unwrap();
+
+    const THREADS: usize = 4;
+    const CLIENTS: usize = 100;
+    let (tx, rx) = mpsc::channel();
+    for t in 0..THREADS {
+        let (tx, config, addr) = (tx.clone(), config.clone(), addr.clone());
+        thread::spawn(move || {
+            for i in (t..CLIENTS).step_by(THREADS) {
+                let message = format!("client {i} says {}\n", "x".repeat(i)).into_bytes();
+                let mut tls = handshake(&config, tcp(&addr)).unwrap();
+                let back = echo(&mut tls, &message);
+                hang_up(tls);
+                tx.send((message, back)).unwrap();
+            }
+        });
+    }
+    drop(tx);
+    // A generous bound, only so a broken server fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut echoed = 0;
+    while echoed < CLIENTS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (message, back) = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("after {echoed} echoes: {e}"));
+        assert_eq!(back, message, "byte-exact echo");
+        echoed += 1;
+    }
+    // The idle client was kept waiting, not dropped.
+    assert_eq!(echo(&mut idle, b"still here\n"), b"still here\n");
+    hang_up(idle);
+}
+
+#[test]
+fn an_idle_client_gets_close_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &["--idle-timeout", "1"]);
+    let config = rustls_client(&pki);
+
+    // A client that talks every 400 ms for 2 s is never idle for 1 s.
+    let chatty = {
+        let (config, addr) = (config.clone(), addr.clone());
+        thread::spawn(move || {
+            let mut tls = handshake(&config, tcp(&addr)).unwrap();
+            for i in 0..5 {
+                thread::sleep(Duration::from_millis(400));
+                let message = format!("tick {i}\n").into_bytes();
+                assert_eq!(echo(&mut tls, &message), message);
+            }
+            hang_up(tls);
+        })
+    };
+
+    let started = Instant::now();
+    let mut tls = handshake(&config, tcp(&addr)).unwrap();
+    let mut buf = [0; 64];
+    // rustls reads Ok(0) only after close_notify; a bare EOF is `UnexpectedEof`.
+    let n = tls
+        .read(&mut buf)
+        .expect("the server closes with close_notify");
+    assert_eq!(n, 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed after {:?}, before the idle timeout",
+        started.elapsed()
+    );
+    hang_up(tls);
+    chatty.join().expect("the active client was served");
+}
+
+#[test]
+fn max_connections_makes_later_clients_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &["--max-connections", "1"]);
+    let config = rustls_client(&pki);
+    let mut first = handshake(&config, tcp(&addr)).unwrap();
+    assert_eq!(echo(&mut first, b"first\n"), b"first\n");
+
+    let closed_at = Arc::new(Mutex::new(None::<Instant>));
+    let (tx, rx) = mpsc::channel();
+    let second = {
+        let (config, addr) = (config.clone(), addr.clone());
+        thread::spawn(move || {
+            // The connect succeeds (the listen backlog); the handshake has to wait.
+            let tls = handshake(&config, tcp(&addr));
+            tx.send(Instant::now()).unwrap();
+            let mut tls = tls.unwrap();
+            assert_eq!(echo(&mut tls, b"second\n"), b"second\n");
+            hang_up(tls);
+        })
+    };
+    assert!(
+        rx.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "the second handshake completed while the first connection was open"
+    );
+    *closed_at.lock().unwrap() = Some(Instant::now());
+    hang_up(first);
+    let completed_at = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the second handshake completes once the first client has gone");
+    assert!(completed_at > closed_at.lock().unwrap().unwrap());
+    second.join().unwrap();
+}
+
+/// A socket that records every byte it reads, so a test can parse the records on the wire.
+struct Tap {
+    tcp: TcpStream,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Read for Tap {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buf)?;
+        self.seen.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Write for Tap {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// Plaintext lengths of the TLS 1.3 records (header length minus the content-type byte and
+/// the 16-byte tag) that the server sent after the handshake, while echoing `message`.
+fn echo_record_sizes(server_flags: &[&str], message: &[u8]) -> Vec<usize> {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let mut flags = vec!["--stop-after", "1"];
+    flags.extend_from_slice(server_flags);
+    let (_server, addr) = server(dir.path(), &flags);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let tap = Tap {
+        tcp: tcp(&addr),
+        seen: seen.clone(),
+    };
+    let mut tls = handshake(&rustls_client(&pki), tap).unwrap();
+    let handshake_bytes = seen.lock().unwrap().len();
+    assert_eq!(echo(&mut tls, message), message);
+    hang_up(tls);
+
+    let wire = seen.lock().unwrap().clone();
+    let mut sizes = Vec::new();
+    let mut at = 0;
+    while at + 5 <= wire.len() {
+        let len = usize::from(u16::from_be_bytes([wire[at + 3], wire[at + 4]]));
+        // Records that began during the handshake are not the echo's.
+        if at >= handshake_bytes && wire[at] == 23 {
+            sizes.push(len - 17);
+        }
+        at += 5 + len;
+    }
+    sizes
+}
+
+#[test]
+fn low_latency_server_echoes_in_mtu_sized_records() {
+    let message: Vec<u8> = (0..4000u32).map(|i| (i % 251) as u8).collect();
+    let sizes = echo_record_sizes(&["--prefer-low-latency"], &message);
+    assert!(
+        sizes.iter().all(|&n| n <= 1435),
+        "records over 1435 bytes: {sizes:?}"
+    );
+    assert!(
+        sizes.iter().sum::<usize>() >= message.len() && sizes.len() >= 3,
+        "{sizes:?}"
+    );
+    // The same echo from a default server comes in one large record: the measurement sees
+    // the difference.
+    let sizes = echo_record_sizes(&[], &message);
+    assert!(sizes.contains(&message.len()), "{sizes:?}");
+}
+
+#[test]
+fn sizing_flags_are_exclusive() {
+    let out = Command::new(BIN)
+        .args([
+            "server",
+            "127.0.0.1:0",
+            "--cert",
+            "c",
+            "--key",
+            "k",
+            "--prefer-throughput",
+            "--prefer-low-latency",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+/// Sends `garbage` instead of a ClientHello and returns what the server wrote before it
+/// closed the socket.
+fn answer_to_garbage(server_flags: &[&str], garbage: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), server_flags);
+    let mut tcp = tcp(&addr);
+    tcp.write_all(garbage).unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn a_failed_handshake_puts_an_alert_on_the_wire() {
+    // A record header with an impossible content type and no body: the server has read
+    // everything when it closes, so the close is a FIN that cannot overtake its alert.
+    let garbage = b"\x63\x03\x03\x00\x00";
+    // RFC policy: a fatal alert (level 2), written by the failing call.
+    let answer = answer_to_garbage(&[], garbage);
+    assert!(
+        answer.len() >= 7 && answer[0] == 21 && answer[5] == 2,
+        "{answer:?}"
+    );
+    // s2n policy: nothing goes out at once; the server's shutdown after the error sends the
+    // alert (in plaintext there is no key to seal a close_notify with).
+    let answer = answer_to_garbage(&["--alerts", "s2n", "--max-blinding-delay", "1"], garbage);
+    assert!(answer.len() >= 7 && answer[0] == 21, "{answer:?}");
+}
+
+/// Completes a handshake, then writes a record the server cannot decrypt, and returns
+/// what reading through rustls gives, and how long it took.
+fn answer_to_a_forged_record(server_flags: &[&str]) -> (io::Result<usize>, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), server_flags);
+    let mut tls = handshake(&rustls_client(&pki), tcp(&addr)).unwrap();
+    // Application data, 32 bytes that no key sealed.
+    let mut forged = vec![23, 3, 3, 0, 32];
+    forged.extend_from_slice(&[0x5a; 32]);
+    let started = Instant::now();
+    tls.sock.write_all(&forged).unwrap();
+    let result = tls.read(&mut [0; 64]);
+    (result, started.elapsed())
+}
+
+#[test]
+fn a_failed_connection_announces_itself_by_alert_policy() {
+    // RFC policy: the fatal alert the failure calls for.
+    let (result, _) = answer_to_a_forged_record(&[]);
+    let error = result.expect_err("a fatal alert");
+    let alert = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert_eq!(
+        alert,
+        Some(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::BadRecordMac
+        )),
+        "{error}"
+    );
+    // s2n policy: a close_notify (rustls reads 0 bytes, not an unexpected EOF), sent by the
+    // server's shutdown once the blinding delay, drawn from [1/3 s, 1 s), is over.
+    let (result, waited) =
+        answer_to_a_forged_record(&["--alerts", "s2n", "--max-blinding-delay", "1"]);
+    assert_eq!(result.expect("a close_notify"), 0);
+    assert!(
+        waited >= Duration::from_millis(300),
+        "close_notify after {waited:?}, inside the blinding delay"
+    );
+}
+
+#[test]
+fn client_accepts_sizing_and_alert_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &["--stop-after", "1", "--prefer-throughput"]);
+    let mut child = Process(
+        Command::new(BIN)
+            .args(["client", &addr, "--servername", "localhost", "--ca"])
+            .arg(dir.path().join("ca.pem"))
+            .args(["--prefer-low-latency", "--alerts", "s2n"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let message = vec![b'z'; 5000];
+    child.0.stdin.take().unwrap().write_all(&message).unwrap();
+    let out = finish(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, message);
 }

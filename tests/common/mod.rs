@@ -2,6 +2,8 @@
 //! that pumps ciphertext between a component connection and a native peer in memory.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod peers;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, OnceLock};
@@ -28,9 +30,12 @@ pub fn pki() -> &'static Pki {
 /// The contract's fixture (`reference/s2n-io-contract.md` §5): a TLS 1.3 AES-256-GCM
 /// client handshaken against a native server, with the server's session ticket consumed
 /// (the contract's fixture has tickets off) and the call log cleared. `config` is a client
-/// config; its cipher suites are replaced.
+/// config; its cipher suites are replaced, and it announces failures s2n's way
+/// (`AlertPolicy::S2n`), as the differential suites compare against s2n.
 pub fn contract_pair(config: Config) -> MemPair {
-    let config = config.cipher_suites(&[tlsbox::CipherSuite::Tls13Aes256GcmSha384]);
+    let config = config
+        .cipher_suites(&[tlsbox::CipherSuite::Tls13Aes256GcmSha384])
+        .alert_policy(tlsbox::AlertPolicy::S2n);
     let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
     pair.handshake().unwrap();
     pair.pump().unwrap();
@@ -126,6 +131,16 @@ impl MemPair {
     pub fn server(config: &Config, peer: Arc<ClientConfig>) -> Self {
         let wire = ScriptedTransport::new();
         let conn = Connection::new(&runtime(), config, wire.clone()).expect("connection");
+        MemPair::server_from_parts(conn, wire, peer)
+    }
+
+    /// A component server connection already made against a native client connecting to
+    /// "localhost".
+    pub fn server_from_parts(
+        conn: Connection,
+        wire: ScriptedTransport,
+        peer: Arc<ClientConfig>,
+    ) -> Self {
         let name = ServerName::try_from("localhost").expect("name");
         let peer = rustls::ClientConnection::new(peer, name).expect("native client");
         MemPair::join(conn, wire, peer.into())

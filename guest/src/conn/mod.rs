@@ -13,13 +13,17 @@ use std::time::Duration;
 
 use crate::engine::{EngineConfig, Session};
 use crate::io::{Socket, Wire};
-use crate::types::{Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo};
+use crate::types::{
+    AlertPolicy, Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo,
+};
 use blinding::Blinding;
-use records::RecordReader;
+use records::{RecordLimits, RecordReader};
 use sizing::{MIN_SEND_BUFFER, Sizing};
 
 /// The outer content type of every TLS 1.3 record after the handshake.
 const APPLICATION_DATA: u8 = 23;
+/// unexpected_message: the alert for a plaintext record where only protected ones belong.
+const UNEXPECTED_MESSAGE: u8 = 10;
 
 /// A validated configuration, shared by the connections made from it.
 #[derive(Clone, Debug)]
@@ -29,6 +33,7 @@ pub struct Config {
     send_buffer: Option<usize>,
     recv_multi_record: bool,
     recv_buffering: bool,
+    alert_policy: AlertPolicy,
     max_blinding_delay: Duration,
 }
 
@@ -59,7 +64,13 @@ impl Config {
             send_buffer,
             recv_multi_record: options.recv_multi_record,
             recv_buffering: options.recv_buffering,
-            max_blinding_delay: Duration::from_secs(options.max_blinding_delay_secs.into()),
+            alert_policy: options.alert_policy,
+            // Blinding belongs to s2n's policy; with AEAD-only suites and constant-time tag
+            // checks the RFC policy has nothing to hide by waiting.
+            max_blinding_delay: match options.alert_policy {
+                AlertPolicy::Rfc => Duration::ZERO,
+                AlertPolicy::S2n => Duration::from_secs(options.max_blinding_delay_secs.into()),
+            },
         })
     }
 }
@@ -97,6 +108,7 @@ pub struct Connection<S> {
     alert_received: Option<u8>,
     /// shutdown has queued our closing alert.
     close_sent: bool,
+    alert_policy: AlertPolicy,
 }
 
 impl<S: Socket> Connection<S> {
@@ -104,7 +116,7 @@ impl<S: Socket> Connection<S> {
     pub fn new(config: &Config, socket: S) -> Result<Self, Error> {
         Ok(Connection {
             wire: Wire::new(socket),
-            session: Session::new(&config.engine)?,
+            session: Session::new(&config.engine, config.alert_policy)?,
             sizing: Sizing::new(config.max_fragment, config.send_buffer),
             out: Vec::new(),
             out_pos: 0,
@@ -118,6 +130,7 @@ impl<S: Socket> Connection<S> {
             failed: false,
             alert_received: None,
             close_sent: false,
+            alert_policy: config.alert_policy,
         })
     }
 
@@ -125,13 +138,14 @@ impl<S: Socket> Connection<S> {
     pub fn negotiate(&mut self) -> Result<(), Error> {
         loop {
             if self.failed {
-                return Err(Error::closed("the connection failed earlier"));
+                return Err(self.closed_after_failure());
             }
             self.flush_out()?;
             if !self.session.is_handshaking() {
                 return Ok(());
             }
-            let record = match self.reader.read(&mut self.wire) {
+            let limits = self.record_limits();
+            let record = match self.reader.read(&mut self.wire, limits) {
                 Ok(record) => record,
                 Err(e) => return Err(self.read_failed(e)),
             };
@@ -223,10 +237,10 @@ impl<S: Socket> Connection<S> {
     fn feed(&mut self, record: &[u8]) -> Result<(), Error> {
         let tls13_traffic = self.session.version() == Some(ProtocolVersion::Tls13)
             && !self.session.is_handshaking();
-        let result = if tls13_traffic && record[0] != APPLICATION_DATA {
+        if tls13_traffic && record[0] != APPLICATION_DATA {
             // Once TLS 1.3 traffic keys are in use every record is application_data on the
             // outside; a plaintext alert or CCS is a bad message (R51, T46).
-            Err(Error::new(
+            let error = Error::new(
                 ErrorKind::Protocol,
                 "bad-message",
                 format!(
@@ -234,27 +248,59 @@ impl<S: Socket> Connection<S> {
                     record[0]
                 ),
             )
-            .with_alert(10))
-        } else {
-            self.session.feed_record(record)
-        };
-        result.map_err(|e| {
+            .with_alert(UNEXPECTED_MESSAGE);
+            self.session.fail_with_alert(UNEXPECTED_MESSAGE);
+            return Err(self.failed_with(error));
+        }
+        self.session.feed_record(record).map_err(|e| {
             if e.kind == ErrorKind::Alert {
                 self.alert_received = e.alert;
+                self.fail();
+                e.with_blocked(Blocked::OnRead)
+            } else {
+                // The engine has queued the alert for this failure.
+                self.failed_with(e)
             }
-            self.blinding.apply(&e);
-            self.fail();
-            e.with_blocked(Blocked::OnRead)
         })
+    }
+
+    /// Ends the connection after a local fatal error whose alert is queued: under the RFC
+    /// policy the alert goes out now (if the transport blocks, with the next call, flush or
+    /// shutdown); under s2n's it waits for shutdown, behind a blinding delay (R57, R80).
+    fn failed_with(&mut self, error: Error) -> Error {
+        self.blinding.apply(&error);
+        self.fail();
+        if self.alert_policy == AlertPolicy::Rfc {
+            // The error being reported is the failure; a transport that cannot take the
+            // alert now gets it later.
+            let _ = self.flush_out();
+        }
+        error.with_blocked(Blocked::OnRead)
+    }
+
+    /// The `closed` error for calls after a failure; a queued alert is offered once more.
+    fn closed_after_failure(&mut self) -> Error {
+        if self.alert_policy == AlertPolicy::Rfc {
+            let _ = self.flush_queued();
+        }
+        Error::closed("the connection failed earlier")
+    }
+
+    /// Size limits for the next record, by what the handshake has settled so far.
+    fn record_limits(&self) -> RecordLimits {
+        RecordLimits::for_version(self.session.version(), self.session.is_handshaking())
     }
 
     /// A failed record read: a bad header is fatal; EOF closes the read side (and, before
     /// TLS 1.3, the write side too, R28); would-block and other transport errors are not.
     fn read_failed(&mut self, error: Error) -> Error {
         if error.kind == ErrorKind::Protocol {
-            // A malformed record header ends the connection like any bad record.
-            self.blinding.apply(&error);
-            self.fail();
+            // A malformed or oversized record header ends the connection like any bad
+            // record, with the alert the header check names.
+            if let Some(alert) = error.alert {
+                self.session.fail_with_alert(alert);
+            }
+            return self.failed_with(error);
         } else if error.kind == ErrorKind::Closed {
             self.read_closed = Some(ReadClosed::Abruptly);
             if self.session.version() != Some(ProtocolVersion::Tls13) {

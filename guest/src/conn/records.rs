@@ -4,12 +4,68 @@
 //! records persist across calls.
 
 use crate::io::{Socket, Wire};
-use crate::types::{Error, ErrorKind};
+use crate::types::{Error, ErrorKind, ProtocolVersion};
 
 /// Record header length.
 pub const HEADER_LEN: usize = 5;
-/// The largest record body any TLS version allows on the wire (2^14 + 2048).
-const MAX_BODY_LEN: usize = 16384 + 2048;
+/// The largest plaintext fragment (2^14, RFC 8446 section 5.1, RFC 5246 section 6.2.1).
+const MAX_FRAGMENT: usize = 1 << 14;
+/// TLS 1.3 protection adds at most 256 bytes (RFC 8446 section 5.2).
+const TLS13_MAX_CIPHERTEXT: usize = MAX_FRAGMENT + 256;
+/// TLS 1.2 ciphertext may be 2048 bytes longer (RFC 5246 section 6.2.3).
+const TLS12_MAX_CIPHERTEXT: usize = MAX_FRAGMENT + 2048;
+/// record_overflow.
+const RECORD_OVERFLOW: u8 = 22;
+/// unexpected_message: an unknown record type (RFC 8446 section 5).
+const UNEXPECTED_MESSAGE: u8 = 10;
+/// decode_error.
+const DECODE_ERROR: u8 = 50;
+/// The application_data content type.
+const APPLICATION_DATA: u8 = 23;
+
+/// The longest record body accepted, checked on the header before the body is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordLimits {
+    /// application_data records (protected, or early data).
+    pub protected: usize,
+    /// Every other content type.
+    pub other: usize,
+}
+
+impl RecordLimits {
+    /// The limits once `version` is known: until then every record is plaintext (2^14);
+    /// in TLS 1.3 only application_data is protected; in TLS 1.2 after the handshake any
+    /// record may be, and the ciphers check their exact bound before decrypting.
+    pub fn for_version(version: Option<ProtocolVersion>, handshaking: bool) -> Self {
+        match version {
+            None => RecordLimits {
+                protected: TLS13_MAX_CIPHERTEXT,
+                other: MAX_FRAGMENT,
+            },
+            Some(ProtocolVersion::Tls13) => RecordLimits {
+                protected: TLS13_MAX_CIPHERTEXT,
+                other: MAX_FRAGMENT,
+            },
+            Some(ProtocolVersion::Tls12) => RecordLimits {
+                protected: TLS12_MAX_CIPHERTEXT,
+                // The TLS 1.2 Finished is protected but far below 2^14.
+                other: if handshaking {
+                    MAX_FRAGMENT
+                } else {
+                    TLS12_MAX_CIPHERTEXT
+                },
+            },
+        }
+    }
+
+    fn body(self, content_type: u8) -> usize {
+        if content_type == APPLICATION_DATA {
+            self.protected
+        } else {
+            self.other
+        }
+    }
+}
 /// s2n's receive buffer size when buffering (it grows to fit a larger record).
 const BUFFER_LEN: usize = 16384;
 
@@ -36,7 +92,11 @@ impl RecordReader {
         if self.buf.is_empty() {
             return false;
         }
-        !self.buffering || self.missing().map_or(true, |(missing, _)| missing > 0)
+        // Any limit will do here: an oversized header is partial until it fails.
+        !self.buffering
+            || self
+                .missing(RecordLimits::for_version(None, false))
+                .map_or(true, |(missing, _)| missing > 0)
     }
 
     /// Ciphertext bytes held beyond the records handed out (s2n_peek_buffered).
@@ -46,9 +106,13 @@ impl RecordReader {
 
     /// Reads until one whole record is held and returns it, header included. On a
     /// transport error the bytes read so far stay for the next call.
-    pub fn read<S: Socket>(&mut self, wire: &mut Wire<S>) -> Result<Vec<u8>, Error> {
+    pub fn read<S: Socket>(
+        &mut self,
+        wire: &mut Wire<S>,
+        limits: RecordLimits,
+    ) -> Result<Vec<u8>, Error> {
         loop {
-            let (missing, record_len) = self.missing()?;
+            let (missing, record_len) = self.missing(limits)?;
             if missing == 0 {
                 let rest = self.buf.split_off(record_len);
                 return Ok(std::mem::replace(&mut self.buf, rest));
@@ -64,37 +128,45 @@ impl RecordReader {
     }
 
     /// Bytes still missing from the current record, and its total length once known.
-    fn missing(&self) -> Result<(usize, usize), Error> {
+    fn missing(&self, limits: RecordLimits) -> Result<(usize, usize), Error> {
         if self.buf.len() < HEADER_LEN {
             return Ok((HEADER_LEN - self.buf.len(), HEADER_LEN));
         }
-        let total = HEADER_LEN + check_header(&self.buf[..HEADER_LEN])?;
+        let total = HEADER_LEN + check_header(&self.buf[..HEADER_LEN], limits)?;
         Ok((total.saturating_sub(self.buf.len()), total))
     }
 }
 
-/// Validates a record header and returns the body length.
-fn check_header(header: &[u8]) -> Result<usize, Error> {
+/// Validates a record header against `limits` and returns the body length.
+fn check_header(header: &[u8], limits: RecordLimits) -> Result<usize, Error> {
     let content_type = header[0];
     let length = usize::from(u16::from_be_bytes([header[3], header[4]]));
-    if !(20..=23).contains(&content_type) || header[1] != 3 {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            "bad-message",
-            format!(
-                "not a TLS record header: {:02x} {:02x} {:02x}",
-                header[0], header[1], header[2]
-            ),
-        )
-        .with_alert(10));
+    let bad = |alert: u8, what: String| {
+        Err(Error::new(ErrorKind::Protocol, "bad-message", what).with_alert(alert))
+    };
+    if !(20..=23).contains(&content_type) {
+        return bad(
+            UNEXPECTED_MESSAGE,
+            format!("unknown record content type {content_type}"),
+        );
     }
-    if length > MAX_BODY_LEN {
+    if header[1] != 3 {
+        return bad(
+            DECODE_ERROR,
+            format!(
+                "not a TLS record version: {:02x} {:02x}",
+                header[1], header[2]
+            ),
+        );
+    }
+    let limit = limits.body(content_type);
+    if length > limit {
         return Err(Error::new(
             ErrorKind::Protocol,
             "record-too-large",
-            format!("record of {length} bytes exceeds {MAX_BODY_LEN}"),
+            format!("record of {length} bytes exceeds {limit}"),
         )
-        .with_alert(22));
+        .with_alert(RECORD_OVERFLOW));
     }
     Ok(length)
 }

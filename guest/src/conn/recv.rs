@@ -24,6 +24,7 @@ impl<S: Socket> Connection<S> {
         }
         match self.read_closed {
             Some(ReadClosed::CloseNotify) => return Ok(self.received(Vec::new())),
+            Some(ReadClosed::Abruptly) if self.failed => return Err(self.closed_after_failure()),
             Some(ReadClosed::Abruptly) => {
                 return Err(Error::closed("the connection is closed for reading"));
             }
@@ -57,7 +58,8 @@ impl<S: Socket> Connection<S> {
                 }
                 return Ok(self.received(out));
             }
-            let result = match self.reader.read(&mut self.wire) {
+            let limits = self.record_limits();
+            let result = match self.reader.read(&mut self.wire, limits) {
                 Ok(record) => self.feed(&record),
                 Err(e) => Err(self.read_failed(e)),
             };

@@ -27,6 +27,9 @@ impl<S: Socket> Connection<S> {
     }
 
     fn sendv_inner(&mut self, bufs: &[&[u8]], offset: u64) -> Result<Progress, Error> {
+        if self.failed {
+            return Err(self.closed_after_failure());
+        }
         if self.write_closed {
             return Err(Error::closed("the connection is closed for writing"));
         }

@@ -47,7 +47,8 @@ impl<S: Socket> Connection<S> {
                 return Ok(());
             }
             // After EOF the read is tried again, as s2n does; the transport repeats it.
-            let record = match self.reader.read(&mut self.wire) {
+            let limits = self.record_limits();
+            let record = match self.reader.read(&mut self.wire, limits) {
                 Ok(record) => record,
                 Err(e) => return Err(self.read_failed(e)),
             };

@@ -10,18 +10,18 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
-    MessageEncrypter, NONCE_LEN, Nonce, OutboundChunks, OutboundOpaqueMessage,
-    OutboundPlainMessage, PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm,
-    UnsupportedOperationError, make_tls12_aad, make_tls13_aad,
+    MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage, OutboundPlainMessage,
+    PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm, UnsupportedOperationError,
+    make_tls12_aad, make_tls13_aad,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, Error, ProtocolVersion};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Authentication tag length of all three AEADs.
 const TAG_LEN: usize = 16;
 /// Largest plaintext fragment TLS allows (2^14); rustls does not export its constant.
 const MAX_FRAGMENT_LEN: usize = 16_384;
+/// Most a TLS 1.3 record's protection may add to the fragment (RFC 8446 section 5.2).
+const TLS13_MAX_EXPANSION: usize = 256;
 /// TLS 1.2 AES-GCM: the nonce is a 4-byte implicit salt and an 8-byte explicit part sent on
 /// the wire in front of each record (RFC 5288).
 const GCM_SALT_LEN: usize = 4;
@@ -124,62 +124,8 @@ pub static TLS13_AES_256_GCM: Tls13Aead = Tls13Aead(Algorithm::Aes256Gcm);
 /// TLS 1.3 ChaCha20-Poly1305.
 pub static TLS13_CHACHA20_POLY1305: Tls13Aead = Tls13Aead(Algorithm::ChaCha20Poly1305);
 
-/// TLS 1.3 record keys installed in this instance so far: (encrypters, decrypters).
-///
-/// rustls installs a key pair at each stage of the handshake and one more key at every
-/// KeyUpdate, and reports KeyUpdates no other way; the engine counts a connection's updates
-/// as the installs that happen while it processes that connection's records (the guest is
-/// single-threaded, so the deltas are exact).
-pub fn tls13_key_installs() -> (u64, u64) {
-    (
-        TLS13_ENCRYPTERS.load(Ordering::Relaxed),
-        TLS13_DECRYPTERS.load(Ordering::Relaxed),
-    )
-}
-
-static TLS13_ENCRYPTERS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Set while the engine processes peer records (see [`fatal_alerts_as_close_notify`]).
-    static CLOSE_NOTIFY_FOR_FATAL: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The alert record payload of a close_notify: level warning, description 0.
-const CLOSE_NOTIFY: &[u8] = &[1, 0];
-
-/// Runs `f` with every fatal alert encrypted during it replaced by a close_notify.
-///
-/// s2n announces its own fatal errors with a generic close_notify at shutdown so the peer
-/// learns nothing about why (R57). rustls encrypts its fatal alert the moment it fails and
-/// then refuses to write a close_notify; the engine runs record processing under this so
-/// that the record rustls queues is that close_notify. Only encrypted alerts pass here.
-pub fn fatal_alerts_as_close_notify<T>(f: impl FnOnce() -> T) -> T {
-    CLOSE_NOTIFY_FOR_FATAL.with(|flag| {
-        let before = flag.replace(true);
-        let out = f();
-        flag.set(before);
-        out
-    })
-}
-
-/// `msg`, or a close_notify in its place if it is a fatal alert to be announced as one.
-fn announced(msg: OutboundPlainMessage<'_>) -> OutboundPlainMessage<'_> {
-    let fatal_alert = msg.typ == ContentType::Alert
-        && msg.payload.to_vec().first() == Some(&2)
-        && CLOSE_NOTIFY_FOR_FATAL.with(Cell::get);
-    if !fatal_alert {
-        return msg;
-    }
-    OutboundPlainMessage {
-        payload: OutboundChunks::Single(CLOSE_NOTIFY),
-        ..msg
-    }
-}
-static TLS13_DECRYPTERS: AtomicU64 = AtomicU64::new(0);
-
 impl Tls13AeadAlgorithm for Tls13Aead {
     fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
-        TLS13_ENCRYPTERS.fetch_add(1, Ordering::Relaxed);
         fn make<C: RecordAead>(key: &AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
             match cipher::<C>(key) {
                 Some(cipher) => Box::new(Tls13Encrypter { cipher, iv }),
@@ -194,7 +140,6 @@ impl Tls13AeadAlgorithm for Tls13Aead {
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
-        TLS13_DECRYPTERS.fetch_add(1, Ordering::Relaxed);
         fn make<C: RecordAead>(key: &AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
             match cipher::<C>(key) {
                 Some(cipher) => Box::new(Tls13Decrypter { cipher, iv }),
@@ -232,7 +177,6 @@ impl<C: RecordAead> MessageEncrypter for Tls13Encrypter<C> {
         msg: OutboundPlainMessage<'_>,
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
-        let msg = announced(msg);
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
         // TLSInnerPlaintext: content, then the real content type; no padding.
@@ -270,6 +214,11 @@ impl<C: RecordAead> MessageDecrypter for Tls13Decrypter<C> {
     ) -> Result<InboundPlainMessage<'a>, Error> {
         let payload = &mut msg.payload;
         let total_len = payload.len();
+        // RFC 8446 section 5.2: longer ciphertext is record_overflow, decided before any
+        // decryption is attempted.
+        if total_len > MAX_FRAGMENT_LEN + TLS13_MAX_EXPANSION {
+            return Err(Error::PeerSentOversizedRecord);
+        }
         let body_len = total_len.checked_sub(TAG_LEN).ok_or(Error::DecryptError)?;
 
         let nonce = Nonce::new(&self.iv, seq).0;
@@ -383,7 +332,6 @@ impl<C: RecordAead> MessageEncrypter for GcmEncrypter<C> {
         msg: OutboundPlainMessage<'_>,
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
-        let msg = announced(msg);
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
 
@@ -423,6 +371,11 @@ impl<C: RecordAead> MessageDecrypter for GcmDecrypter<C> {
         let plain_len = total_len
             .checked_sub(GCM_EXPLICIT_NONCE_LEN + TAG_LEN)
             .ok_or(Error::DecryptError)?;
+        // RFC 5246 section 6.2.3: a record that would open to more than 2^14 bytes is
+        // record_overflow, decided before any decryption is attempted.
+        if plain_len > MAX_FRAGMENT_LEN {
+            return Err(Error::PeerSentOversizedRecord);
+        }
 
         let aad = make_tls12_aad(seq, msg.typ, msg.version, plain_len);
         let (explicit, rest) = msg.payload.split_at_mut(GCM_EXPLICIT_NONCE_LEN);
@@ -432,9 +385,6 @@ impl<C: RecordAead> MessageDecrypter for GcmDecrypter<C> {
         nonce[GCM_SALT_LEN..].copy_from_slice(explicit);
         open(&self.cipher, nonce, &aad, body, tag)?;
 
-        if plain_len > MAX_FRAGMENT_LEN {
-            return Err(Error::PeerSentOversizedRecord);
-        }
         // In range: plain_len + 24 == total_len was established above.
         Ok(
             msg.into_plain_message_range(
@@ -456,7 +406,6 @@ impl MessageEncrypter for ChaChaEncrypter {
         msg: OutboundPlainMessage<'_>,
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
-        let msg = announced(msg);
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
 
@@ -491,15 +440,16 @@ impl MessageDecrypter for ChaChaDecrypter {
             .len()
             .checked_sub(TAG_LEN)
             .ok_or(Error::DecryptError)?;
+        // As for AES-GCM: oversized is decided before decrypting.
+        if plain_len > MAX_FRAGMENT_LEN {
+            return Err(Error::PeerSentOversizedRecord);
+        }
 
         let nonce = Nonce::new(&self.iv, seq).0;
         let aad = make_tls12_aad(seq, msg.typ, msg.version, plain_len);
         let (body, tag) = payload.split_at_mut(plain_len);
         open(&self.cipher, nonce, &aad, body, tag)?;
 
-        if plain_len > MAX_FRAGMENT_LEN {
-            return Err(Error::PeerSentOversizedRecord);
-        }
         payload.truncate(plain_len);
         Ok(msg.into_plain_message())
     }

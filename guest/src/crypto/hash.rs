@@ -2,9 +2,9 @@
 
 use core::marker::PhantomData;
 
-use hmac::digest::block_api::EagerHash;
+use hmac::digest::block_api::{Buffer, EagerHash};
 use hmac::digest::{Digest, KeyInit, Mac};
-use p256::elliptic_curve::zeroize::Zeroize;
+use p256::elliptic_curve::zeroize::{Zeroize, ZeroizeOnDrop};
 use rustls::crypto::hash::{self, HashAlgorithm};
 use rustls::crypto::hmac as rhmac;
 use sha2::{Sha256, Sha384};
@@ -115,8 +115,11 @@ where
         }
     };
     if key.len() > block_len {
-        // A SHA-2 digest always fits in its block.
-        fill(&D::digest(key));
+        // A SHA-2 digest always fits in its block. The digest stands in for the key, so it is
+        // wiped too.
+        let mut digest = D::digest(key);
+        fill(&digest);
+        digest.as_mut_slice().zeroize();
     } else {
         fill(key);
     }
@@ -127,7 +130,23 @@ where
 }
 
 /// An HMAC key, kept as the keyed state so each tag costs only the message's blocks.
+///
+/// rustls holds every HKDF PRK and TLS 1.2 master secret as one of these. The keyed state (the
+/// hash states after absorbing `key ^ ipad` and `key ^ opad`) is as good as the key, so it must
+/// not outlive the key schedule: with the `hmac` and `sha2` `zeroize` features the hash states
+/// and the block buffer wipe themselves on drop, here and in the per-tag clones.
 struct HmacKey<D: EagerHash>(hmac::Hmac<D>);
+
+// `Hmac<D>` is two `D::Core` hash states plus a block buffer and carries no zeroize marker of
+// its own, so check the parts: this fails to compile if a dependency update or a lost feature
+// stops any of them wiping itself on drop.
+const _: () = {
+    const fn wipes_on_drop<T: ZeroizeOnDrop>() {}
+    wipes_on_drop::<<Sha256 as EagerHash>::Core>();
+    wipes_on_drop::<<Sha384 as EagerHash>::Core>();
+    wipes_on_drop::<Buffer<hmac::block_api::HmacCore<Sha256>>>();
+    wipes_on_drop::<Buffer<hmac::block_api::HmacCore<Sha384>>>();
+};
 
 impl<D> rhmac::Key for HmacKey<D>
 where

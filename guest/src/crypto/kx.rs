@@ -1,4 +1,5 @@
-//! Ephemeral key exchange: X25519 (x25519-dalek) and ECDH on P-256 / P-384 (p256, p384).
+//! Ephemeral key exchange: X25519 (x25519-dalek) and ECDH on P-256 / P-384 / P-521 (p256,
+//! p384, p521).
 
 use core::fmt;
 
@@ -15,6 +16,8 @@ pub static X25519: &dyn SupportedKxGroup = &X25519Group;
 pub static SECP256R1: &dyn SupportedKxGroup = &P256Group;
 /// Ephemeral ECDH on secp384r1 (NIST P-384).
 pub static SECP384R1: &dyn SupportedKxGroup = &P384Group;
+/// Ephemeral ECDH on secp521r1 (NIST P-521). ring cannot do it; aws-lc-rs and OpenSSL can.
+pub static SECP521R1: &dyn SupportedKxGroup = &P521Group;
 
 fn invalid_share() -> Error {
     PeerMisbehaved::InvalidKeyShare.into()
@@ -72,7 +75,7 @@ impl ActiveKeyExchange for X25519Exchange {
     }
 }
 
-/// ECDH on one NIST curve. The curves differ only in types, so a macro stamps out both.
+/// ECDH on one NIST curve. The curves differ only in types, so a macro stamps out each.
 macro_rules! nist_group {
     ($group:ident, $exchange:ident, $curve:ident, $name:expr) => {
         struct $group;
@@ -129,3 +132,4 @@ macro_rules! nist_group {
 
 nist_group!(P256Group, P256Exchange, p256, NamedGroup::secp256r1);
 nist_group!(P384Group, P384Exchange, p384, NamedGroup::secp384r1);
+nist_group!(P521Group, P521Exchange, p521, NamedGroup::secp521r1);

@@ -27,8 +27,7 @@ mod tests;
 use rustls::SupportedCipherSuite;
 use rustls::crypto::{CryptoProvider, GetRandomFailed, SecureRandom, SupportedKxGroup};
 
-pub use aead::{fatal_alerts_as_close_notify, tls13_key_installs};
-pub use kx::{SECP256R1, SECP384R1, X25519};
+pub use kx::{SECP256R1, SECP384R1, SECP521R1, X25519};
 pub use sign::load_private_key;
 pub use suites::{
     TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -53,8 +52,12 @@ pub static DEFAULT_CIPHER_SUITES: &[SupportedCipherSuite] = &[
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 ];
 
-/// Every key-exchange group, in preference order: X25519, then P-256, then P-384.
-pub static DEFAULT_KX_GROUPS: &[&dyn SupportedKxGroup] = &[X25519, SECP256R1, SECP384R1];
+/// Every key-exchange group, in preference order: X25519, then P-256, P-384 and P-521.
+///
+/// P-521 comes last: it is the slowest in software and only for peers that accept nothing
+/// else. Our ClientHello carries a key share for the first group only, so listing P-521 costs
+/// nothing unless a server picks it.
+pub static DEFAULT_KX_GROUPS: &[&dyn SupportedKxGroup] = &[X25519, SECP256R1, SECP384R1, SECP521R1];
 
 /// The tlsbox crypto provider: [`DEFAULT_CIPHER_SUITES`], [`DEFAULT_KX_GROUPS`],
 /// [`SUPPORTED_SIG_ALGS`], `getrandom` entropy and [`load_private_key`] for keys.

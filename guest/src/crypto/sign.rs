@@ -1,4 +1,4 @@
-//! Private keys for our own certificates: ECDSA P-256/P-384, Ed25519 and RSA.
+//! Private keys for our own certificates: ECDSA P-256/P-384/P-521, Ed25519 and RSA.
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
 /// Smallest RSA modulus we sign with, as ring and aws-lc-rs do.
 const RSA_MIN_BITS: u32 = 2048;
@@ -42,8 +43,8 @@ fn err(msg: impl Into<String>) -> Error {
 
 /// Loads a PKCS#8, SEC1 or PKCS#1 DER private key into a rustls signing key.
 ///
-/// PKCS#8 may hold an ECDSA P-256 or P-384, Ed25519 or RSA key; SEC1 an ECDSA P-256 or P-384
-/// key; PKCS#1 an RSA key. RSA keys must have at least 2048 bits. Anything else, or a malformed
+/// PKCS#8 may hold an ECDSA P-256, P-384 or P-521, Ed25519 or RSA key; SEC1 an ECDSA P-256,
+/// P-384 or P-521 key; PKCS#1 an RSA key. RSA keys must have at least 2048 bits. Anything else, or a malformed
 /// encoding, is an `Error::General` saying what was wrong.
 pub fn load_private_key(key_der: &PrivateKeyDer<'_>) -> Result<Arc<dyn SigningKey>, Error> {
     match key_der {
@@ -60,8 +61,11 @@ pub fn load_private_key(key_der: &PrivateKeyDer<'_>) -> Result<Arc<dyn SigningKe
             if let Ok(key) = p384::SecretKey::from_sec1_der(der) {
                 return Ok(Arc::new(EcdsaKey::p384(key.into())));
             }
+            if let Ok(key) = p521::SecretKey::from_sec1_der(der) {
+                return Ok(Arc::new(EcdsaKey::p521(key.into())));
+            }
             Err(err(
-                "SEC1 private key is malformed or not on a supported curve (P-256, P-384)",
+                "SEC1 private key is malformed or not on a supported curve (P-256, P-384, P-521)",
             ))
         }
         PrivateKeyDer::Pkcs8(der) => load_pkcs8(der.secret_pkcs8_der()),
@@ -92,15 +96,19 @@ fn load_pkcs8(der: &[u8]) -> Result<Arc<dyn SigningKey>, Error> {
             let key = p384::ecdsa::SigningKey::from_pkcs8_der(der)
                 .map_err(|e| err(format!("malformed PKCS#8 P-384 private key: {e}")))?;
             Ok(Arc::new(EcdsaKey::p384(key)))
+        } else if curve == Some(OID_SECP521R1) {
+            let key = p521::ecdsa::SigningKey::from_pkcs8_der(der)
+                .map_err(|e| err(format!("malformed PKCS#8 P-521 private key: {e}")))?;
+            Ok(Arc::new(EcdsaKey::p521(key)))
         } else {
             Err(err(
-                "unsupported ECDSA curve in private key (supported: P-256, P-384)",
+                "unsupported ECDSA curve in private key (supported: P-256, P-384, P-521)",
             ))
         }
     } else {
         Err(err(format!(
-            "unsupported private key algorithm {algorithm} (supported: ECDSA P-256/P-384, \
-             Ed25519, RSA)"
+            "unsupported private key algorithm {algorithm} (supported: ECDSA \
+             P-256/P-384/P-521, Ed25519, RSA)"
         )))
     }
 }
@@ -111,6 +119,7 @@ fn load_pkcs8(der: &[u8]) -> Result<Arc<dyn SigningKey>, Error> {
 enum EcdsaInner {
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
 }
 
 /// An ECDSA key: usable with exactly one TLS scheme, the one naming its curve.
@@ -136,6 +145,15 @@ impl EcdsaKey {
             spki: public_key_to_spki(&alg_id::ECDSA_P384, point.as_bytes()),
             key: Arc::new(EcdsaInner::P384(key)),
             scheme: SignatureScheme::ECDSA_NISTP384_SHA384,
+        }
+    }
+
+    fn p521(key: p521::ecdsa::SigningKey) -> Self {
+        let point = key.verifying_key().to_sec1_point(false);
+        Self {
+            spki: public_key_to_spki(&alg_id::ECDSA_P521, point.as_bytes()),
+            key: Arc::new(EcdsaInner::P521(key)),
+            scheme: SignatureScheme::ECDSA_NISTP521_SHA512,
         }
     }
 }
@@ -194,6 +212,13 @@ impl Signer for EcdsaSigner {
             }
             EcdsaInner::P384(key) => {
                 let sig: p384::ecdsa::DerSignature = key
+                    .try_sign_with_rng(&mut SysRng, message)
+                    .map_err(failed)?;
+                Ok(sig.as_bytes().to_vec())
+            }
+            // SHA-512, as `ecdsa_secp521r1_sha512` requires.
+            EcdsaInner::P521(key) => {
+                let sig: p521::ecdsa::DerSignature = key
                     .try_sign_with_rng(&mut SysRng, message)
                     .map_err(failed)?;
                 Ok(sig.as_bytes().to_vec())

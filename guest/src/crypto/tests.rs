@@ -34,6 +34,13 @@ const RSA1024_PKCS8: &[u8] = include_bytes!("testdata/rsa1024.pkcs8.der");
 const P256_SEC1: &[u8] = include_bytes!("testdata/p256.sec1.der");
 const P384_SEC1: &[u8] = include_bytes!("testdata/p384.sec1.der");
 const P521_PKCS8: &[u8] = include_bytes!("testdata/p521.pkcs8.der");
+const P521_SEC1: &[u8] = include_bytes!("testdata/p521.sec1.der");
+const P521_CERT: &[u8] = include_bytes!("testdata/p521.cert.der");
+const P521_PEER_PKCS8: &[u8] = include_bytes!("testdata/p521-peer.pkcs8.der");
+const P521_ECDH: &[u8] = include_bytes!("testdata/p521.ecdh.bin");
+const K256_PKCS8: &[u8] = include_bytes!("testdata/k256.pkcs8.der");
+/// The message the OpenSSL signatures in testdata sign.
+const OPENSSL_MSG: &[u8] = b"the quick brown fox";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and harness
@@ -44,6 +51,8 @@ enum KeyKind {
     P384,
     Ed25519,
     Rsa,
+    /// ring cannot sign or verify P-521: only our provider can use this identity.
+    P521,
 }
 
 /// A self-signed leaf certificate for `localhost` and its PKCS#8 key.
@@ -52,10 +61,10 @@ struct Identity {
     key: PrivateKeyDer<'static>,
 }
 
-/// One identity per key type, made once: rcgen for the EC and Ed25519 keys, the committed
-/// openssl fixture for RSA (rcgen cannot generate RSA keys).
+/// One identity per key type, made once: rcgen for the P-256, P-384 and Ed25519 keys, the
+/// committed openssl fixtures for RSA and P-521 (rcgen's ring backend can generate neither).
 fn identity(kind: KeyKind) -> &'static Identity {
-    static IDS: [OnceLock<Identity>; 4] = [const { OnceLock::new() }; 4];
+    static IDS: [OnceLock<Identity>; 5] = [const { OnceLock::new() }; 5];
     IDS[kind as usize].get_or_init(|| {
         let alg = match kind {
             KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -65,6 +74,12 @@ fn identity(kind: KeyKind) -> &'static Identity {
                 return Identity {
                     cert: CertificateDer::from(RSA_CERT.to_vec()),
                     key: PrivateKeyDer::Pkcs8(RSA_PKCS8.to_vec().into()),
+                };
+            }
+            KeyKind::P521 => {
+                return Identity {
+                    cert: CertificateDer::from(P521_CERT.to_vec()),
+                    key: PrivateKeyDer::Pkcs8(P521_PKCS8.to_vec().into()),
                 };
             }
         };
@@ -373,9 +388,11 @@ fn default_suite_order_puts_chacha_first() {
         [
             NamedGroup::X25519,
             NamedGroup::secp256r1,
-            NamedGroup::secp384r1
+            NamedGroup::secp384r1,
+            NamedGroup::secp521r1,
         ]
     );
+    assert_eq!(format!("{SECP521R1:?}"), "secp521r1");
     assert_eq!(format!("{X25519:?}"), "X25519");
 }
 
@@ -414,12 +431,36 @@ fn suites_match_ring_limits_hashes_and_schemes() {
     }
 }
 
+/// Whether an algorithm is one ring lacks: a P-521 key or an ECDSA-with-SHA-512 signature.
+fn beyond_ring(alg: &dyn SignatureVerificationAlgorithm) -> bool {
+    use rustls_pki_types::alg_id;
+    alg.public_key_alg_id() == alg_id::ECDSA_P521 || alg.signature_alg_id() == alg_id::ECDSA_SHA512
+}
+
+/// Our table is ring's plus P-521 and ECDSA-with-SHA-512, which ring lacks.
 #[test]
 fn signature_mapping_matches_ring() {
     let ring = ring().signature_verification_algorithms;
     let ours = SUPPORTED_SIG_ALGS;
-    assert_eq!(ours.supported_schemes(), ring.supported_schemes());
-    for ((s1, a1), (s2, a2)) in ours.mapping.iter().zip(ring.mapping) {
+    let p521 = SignatureScheme::ECDSA_NISTP521_SHA512;
+    let mut expected = ring.supported_schemes();
+    // aws-lc-rs's order: P-384, P-256, then P-521, then the rest.
+    expected.insert(2, p521);
+    assert_eq!(ours.supported_schemes(), expected);
+    // Without the additions, the table is exactly ring's.
+    let trimmed: Vec<(SignatureScheme, Vec<&dyn SignatureVerificationAlgorithm>)> = ours
+        .mapping
+        .iter()
+        .filter(|(s, _)| *s != p521)
+        .map(|(s, algs)| {
+            (
+                *s,
+                algs.iter().copied().filter(|a| !beyond_ring(*a)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(trimmed.len(), ring.mapping.len());
+    for ((s1, a1), (s2, a2)) in trimmed.iter().zip(ring.mapping) {
         assert_eq!(s1, s2);
         assert_eq!(a1.len(), a2.len(), "{s1:?}");
         for (x, y) in a1.iter().zip(a2.iter()) {
@@ -435,7 +476,22 @@ fn signature_mapping_matches_ring() {
         v.sort_by(|a, b| (a.0.as_ref(), a.1.as_ref()).cmp(&(b.0.as_ref(), b.1.as_ref())));
         v
     };
-    assert_eq!(ids(ours.all), ids(ring.all));
+    let ours_in_ring: Vec<_> = ours
+        .all
+        .iter()
+        .copied()
+        .filter(|a| !beyond_ring(*a))
+        .collect();
+    assert_eq!(ids(&ours_in_ring), ids(ring.all));
+    // The additions: every NIST curve with SHA-512, and P-521 with every hash.
+    assert_eq!(ours.all.len() - ours_in_ring.len(), 5);
+    // In TLS 1.3 only the first algorithm counts: the scheme's own curve.
+    let (_, algs) = ours.mapping.iter().find(|(s, _)| *s == p521).unwrap();
+    assert_eq!(
+        algs[0].public_key_alg_id(),
+        rustls_pki_types::alg_id::ECDSA_P521
+    );
+    assert_eq!(algs.len(), 3);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,14 +583,20 @@ fn every_group_both_roles_both_versions() {
     for group in DEFAULT_KX_GROUPS {
         for version in [&TLS13, &TLS12] {
             for role in [Ours::Client, Ours::Server] {
-                // Our side offers only this group; as a TLS 1.3 server restricted to P-256 or
-                // P-384 that also exercises HelloRetryRequest (ring's client guesses X25519).
+                // Our side offers only this group; as a TLS 1.3 server restricted to a NIST
+                // curve that also exercises HelloRetryRequest (the peer guesses X25519). ring
+                // has no P-521, so for it our own provider is the peer.
+                let peer = if group.name() == NamedGroup::secp521r1 {
+                    ours()
+                } else {
+                    ring()
+                };
                 let mut p = pair(
                     role,
                     version,
                     KeyKind::P256,
                     only_group(ours(), *group),
-                    ring(),
+                    peer,
                 )
                 .unwrap_or_else(|e| panic!("{role:?} {:?} {group:?}: {e}", version.version));
                 for conn in [&p.client, &p.server] {
@@ -671,126 +733,164 @@ fn raw_public_key(spki: &SubjectPublicKeyInfoDer<'_>) -> Vec<u8> {
         .to_vec()
 }
 
+/// Raw `subjectPublicKey` bits of a certificate's key.
+fn cert_public_key(cert: &[u8]) -> Vec<u8> {
+    let cert = CertificateDer::from(cert);
+    let cert = webpki::EndEntityCert::try_from(&cert).unwrap();
+    raw_public_key(&cert.subject_public_key_info())
+}
+
 /// Every verification algorithm, directly: a signature from an independent signer verifies
-/// under ours and ring's; a changed message, signature, or key does not.
+/// under ours (and ring's, where ring has the algorithm); a changed message, signature, or key
+/// does not.
 #[test]
 fn every_verification_algorithm_against_ring() {
     use sha2::Digest;
+    use verify::*;
 
     let ring_algs = ring().signature_verification_algorithms.all;
-    let msg = b"the quick brown fox";
+    let msg = OPENSSL_MSG;
     let other = b"the quick brown fix";
 
-    // (our algorithm, key type, how to sign)
-    enum How {
-        Ring(SignatureScheme),
-        Prehash, // RustCrypto, for the mixed curve/hash pairings ring cannot sign
-    }
-    let cases: Vec<(&dyn SignatureVerificationAlgorithm, KeyKind, How)> = vec![
+    // ring signs what it can.
+    let by_ring = |kind: KeyKind, scheme: SignatureScheme| -> (Vec<u8>, Vec<u8>) {
+        let key = rustls::crypto::ring::sign::any_supported_type(&identity(kind).key).unwrap();
+        let pk = raw_public_key(&key.public_key().unwrap());
+        (pk, key.choose_scheme(&[scheme]).unwrap().sign(msg).unwrap())
+    };
+    // RustCrypto's prehash signer, for the mixed P-256/P-384 pairings ring cannot sign.
+    let prehash = |kind: KeyKind| -> (Vec<u8>, Vec<u8>) {
+        use ecdsa::signature::hazmat::PrehashSigner;
+        let key = rustls::crypto::ring::sign::any_supported_type(&identity(kind).key).unwrap();
+        let pk = raw_public_key(&key.public_key().unwrap());
+        let der = identity(kind).key.secret_der();
+        let sig = match kind {
+            KeyKind::P256 => {
+                let k =
+                    <p256::ecdsa::SigningKey as p256::pkcs8::DecodePrivateKey>::from_pkcs8_der(der)
+                        .unwrap();
+                let s: p256::ecdsa::DerSignature =
+                    k.sign_prehash(&sha2::Sha384::digest(msg)).unwrap();
+                s.as_bytes().to_vec()
+            }
+            KeyKind::P384 => {
+                let k =
+                    <p384::ecdsa::SigningKey as p384::pkcs8::DecodePrivateKey>::from_pkcs8_der(der)
+                        .unwrap();
+                let s: p384::ecdsa::DerSignature =
+                    k.sign_prehash(&sha2::Sha256::digest(msg)).unwrap();
+                s.as_bytes().to_vec()
+            }
+            _ => unreachable!(),
+        };
+        (pk, sig)
+    };
+    // OpenSSL's committed signatures over `OPENSSL_MSG` (testdata/README.md).
+    let sec1_public_key = |sec1: &'static [u8]| {
+        let key = rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::Sec1(sec1.into()))
+            .unwrap();
+        raw_public_key(&key.public_key().unwrap())
+    };
+    let p521_pk = cert_public_key(P521_CERT);
+    /// A raw public key and its signature over `msg`.
+    type Signed = (Vec<u8>, Vec<u8>);
+    let cases: Vec<(&dyn SignatureVerificationAlgorithm, Signed)> = vec![
         (
-            verify::ECDSA_P256_SHA256,
-            KeyKind::P256,
-            How::Ring(SignatureScheme::ECDSA_NISTP256_SHA256),
+            ECDSA_P256_SHA256,
+            by_ring(KeyKind::P256, SignatureScheme::ECDSA_NISTP256_SHA256),
         ),
         (
-            verify::ECDSA_P384_SHA384,
-            KeyKind::P384,
-            How::Ring(SignatureScheme::ECDSA_NISTP384_SHA384),
+            ECDSA_P384_SHA384,
+            by_ring(KeyKind::P384, SignatureScheme::ECDSA_NISTP384_SHA384),
         ),
-        (verify::ECDSA_P256_SHA384, KeyKind::P256, How::Prehash),
-        (verify::ECDSA_P384_SHA256, KeyKind::P384, How::Prehash),
+        (ECDSA_P256_SHA384, prehash(KeyKind::P256)),
+        (ECDSA_P384_SHA256, prehash(KeyKind::P384)),
         (
-            verify::ED25519,
-            KeyKind::Ed25519,
-            How::Ring(SignatureScheme::ED25519),
-        ),
-        (
-            verify::RSA_PKCS1_SHA256,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PKCS1_SHA256),
+            ECDSA_P256_SHA512,
+            (
+                sec1_public_key(P256_SEC1),
+                include_bytes!("testdata/p256-sha512.sig").to_vec(),
+            ),
         ),
         (
-            verify::RSA_PKCS1_SHA384,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PKCS1_SHA384),
+            ECDSA_P384_SHA512,
+            (
+                sec1_public_key(P384_SEC1),
+                include_bytes!("testdata/p384-sha512.sig").to_vec(),
+            ),
         ),
         (
-            verify::RSA_PKCS1_SHA512,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PKCS1_SHA512),
+            ECDSA_P521_SHA256,
+            (
+                p521_pk.clone(),
+                include_bytes!("testdata/p521-sha256.sig").to_vec(),
+            ),
         ),
         (
-            verify::RSA_PKCS1_SHA256_ABSENT_PARAMS,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PKCS1_SHA256),
+            ECDSA_P521_SHA384,
+            (
+                p521_pk.clone(),
+                include_bytes!("testdata/p521-sha384.sig").to_vec(),
+            ),
         ),
         (
-            verify::RSA_PKCS1_SHA384_ABSENT_PARAMS,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PKCS1_SHA384),
+            ECDSA_P521_SHA512,
+            (
+                p521_pk.clone(),
+                include_bytes!("testdata/p521-sha512.sig").to_vec(),
+            ),
+        ),
+        (ED25519, by_ring(KeyKind::Ed25519, SignatureScheme::ED25519)),
+        (
+            RSA_PKCS1_SHA256,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PKCS1_SHA256),
         ),
         (
-            verify::RSA_PKCS1_SHA512_ABSENT_PARAMS,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PKCS1_SHA512),
+            RSA_PKCS1_SHA384,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PKCS1_SHA384),
         ),
         (
-            verify::RSA_PSS_SHA256,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PSS_SHA256),
+            RSA_PKCS1_SHA512,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PKCS1_SHA512),
         ),
         (
-            verify::RSA_PSS_SHA384,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PSS_SHA384),
+            RSA_PKCS1_SHA256_ABSENT_PARAMS,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PKCS1_SHA256),
         ),
         (
-            verify::RSA_PSS_SHA512,
-            KeyKind::Rsa,
-            How::Ring(SignatureScheme::RSA_PSS_SHA512),
+            RSA_PKCS1_SHA384_ABSENT_PARAMS,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PKCS1_SHA384),
+        ),
+        (
+            RSA_PKCS1_SHA512_ABSENT_PARAMS,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PKCS1_SHA512),
+        ),
+        (
+            RSA_PSS_SHA256,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PSS_SHA256),
+        ),
+        (
+            RSA_PSS_SHA384,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PSS_SHA384),
+        ),
+        (
+            RSA_PSS_SHA512,
+            by_ring(KeyKind::Rsa, SignatureScheme::RSA_PSS_SHA512),
         ),
     ];
     assert_eq!(cases.len(), SUPPORTED_SIG_ALGS.all.len());
 
-    for (alg, kind, how) in cases {
-        let id = identity(kind);
-        let ring_key = rustls::crypto::ring::sign::any_supported_type(&id.key).unwrap();
-        let pk = raw_public_key(&ring_key.public_key().unwrap());
-        let sign = |m: &[u8]| -> Vec<u8> {
-            match &how {
-                How::Ring(scheme) => ring_key.choose_scheme(&[*scheme]).unwrap().sign(m).unwrap(),
-                How::Prehash => {
-                    use ecdsa::signature::hazmat::PrehashSigner;
-                    let der = id.key.secret_der();
-                    match kind {
-                        KeyKind::P256 => {
-                            let k = <p256::ecdsa::SigningKey as p256::pkcs8::DecodePrivateKey>::from_pkcs8_der(der).unwrap();
-                            let s: p256::ecdsa::DerSignature =
-                                k.sign_prehash(&sha2::Sha384::digest(m)).unwrap();
-                            s.as_bytes().to_vec()
-                        }
-                        KeyKind::P384 => {
-                            let k = <p384::ecdsa::SigningKey as p384::pkcs8::DecodePrivateKey>::from_pkcs8_der(der).unwrap();
-                            let s: p384::ecdsa::DerSignature =
-                                k.sign_prehash(&sha2::Sha256::digest(m)).unwrap();
-                            s.as_bytes().to_vec()
-                        }
-                        _ => unreachable!(),
-                    }
-                }
-            }
-        };
-        let sig = sign(msg);
-        let theirs = *ring_algs
-            .iter()
-            .find(|r| {
-                r.public_key_alg_id() == alg.public_key_alg_id()
-                    && r.signature_alg_id() == alg.signature_alg_id()
-            })
-            .unwrap();
+    for (alg, (pk, sig)) in cases {
         let name = format!("{alg:?}");
-
-        theirs.verify_signature(&pk, msg, &sig).unwrap();
+        let theirs = ring_algs.iter().find(|r| {
+            r.public_key_alg_id() == alg.public_key_alg_id()
+                && r.signature_alg_id() == alg.signature_alg_id()
+        });
+        // ring has every algorithm but P-521 and ECDSA with SHA-512.
+        assert_eq!(theirs.is_none(), beyond_ring(alg), "{name}");
+        if let Some(theirs) = theirs {
+            theirs.verify_signature(&pk, msg, &sig).unwrap();
+        }
         alg.verify_signature(&pk, msg, &sig)
             .unwrap_or_else(|_| panic!("{name} rejected a good signature"));
         assert!(
@@ -1194,8 +1294,15 @@ fn bad_private_keys_fail_to_load_with_errors() {
     // Well-formed but unsupported.
     let msg = general(PrivateKeyDer::Pkcs8(RSA1024_PKCS8.to_vec().into()));
     assert!(msg.contains("too small"), "{msg}");
-    let msg = general(PrivateKeyDer::Pkcs8(P521_PKCS8.to_vec().into()));
+    let msg = general(PrivateKeyDer::Pkcs8(K256_PKCS8.to_vec().into()));
     assert!(msg.contains("curve"), "{msg}");
+    // P-521 truncations, in both encodings.
+    for len in (0..P521_PKCS8.len()).step_by(11) {
+        general(PrivateKeyDer::Pkcs8(P521_PKCS8[..len].to_vec().into()));
+    }
+    for len in (0..P521_SEC1.len()).step_by(11) {
+        general(PrivateKeyDer::Sec1(P521_SEC1[..len].to_vec().into()));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1383,4 +1490,215 @@ fn our_server_resumes_with_our_ticketer() {
             version.version
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// P-521. ring has none of it, so the independent side is OpenSSL's committed fixtures
+// (testdata/README.md) and the other endpoint is our own provider.
+
+/// `a + b` for big-endian byte strings of one length (no carry out of the top byte).
+fn add_be(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; a.len()];
+    let mut carry = 0u16;
+    for i in (0..a.len()).rev() {
+        let sum = u16::from(a[i]) + u16::from(b[i]) + carry;
+        out[i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    out
+}
+
+#[test]
+fn p521_key_exchange_agrees_and_rejects_bad_shares() {
+    use rustls::PeerMisbehaved::InvalidKeyShare;
+
+    let a = SECP521R1.start().unwrap();
+    let b = SECP521R1.start().unwrap();
+    assert_eq!(a.group(), NamedGroup::secp521r1);
+    // Uncompressed SEC1: 0x04, then x and y in 66 bytes each.
+    assert_eq!(a.pub_key().len(), 133);
+    assert_eq!(a.pub_key()[0], 0x04);
+    assert_ne!(a.pub_key(), b.pub_key());
+    let pub_a = a.pub_key().to_vec();
+    let sa = a.complete(b.pub_key()).unwrap();
+    let sb = b.complete(&pub_a).unwrap();
+    assert_eq!(sa.secret_bytes(), sb.secret_bytes());
+    assert_eq!(sa.secret_bytes().len(), 66);
+
+    let good = SECP521R1.start().unwrap().pub_key().to_vec();
+    let (x, y) = good[1..].split_at(66);
+    // p = 2^521 - 1, as 66 big-endian bytes.
+    let p: Vec<u8> = [vec![0x01], vec![0xff; 65]].concat();
+    let mut off_curve = good.clone();
+    *off_curve.last_mut().unwrap() ^= 1;
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("identity", vec![0x00]),
+        (
+            "compressed",
+            [vec![0x02 | (y[65] & 1)], x.to_vec()].concat(),
+        ),
+        (
+            "hybrid",
+            [vec![0x06 | (y[65] & 1)], x.to_vec(), y.to_vec()].concat(),
+        ),
+        ("off curve", off_curve),
+        ("all zero", [vec![0x04], vec![0; 132]].concat()),
+        ("x = p", [vec![0x04], p.clone(), y.to_vec()].concat()),
+        // The same point if y were reduced mod p: non-canonical encodings must not pass.
+        ("y + p", [vec![0x04], x.to_vec(), add_be(y, &p)].concat()),
+        ("truncated", good[..good.len() - 1].to_vec()),
+        ("extended", [good.clone(), vec![0]].concat()),
+        (
+            "a P-384 share",
+            SECP384R1.start().unwrap().pub_key().to_vec(),
+        ),
+    ];
+    for (what, peer) in bad {
+        let kx = SECP521R1.start().unwrap();
+        assert_eq!(
+            kx.complete(&peer).err(),
+            Some(Error::PeerMisbehaved(InvalidKeyShare)),
+            "accepted {what}"
+        );
+    }
+}
+
+/// ECDH between two OpenSSL-made keys gives the secret OpenSSL derived, and our exchange
+/// accepts OpenSSL's encoding of a public key.
+#[test]
+fn kat_p521_ecdh_matches_openssl() {
+    use p521::pkcs8::DecodePrivateKey;
+
+    let a = p521::SecretKey::from_pkcs8_der(P521_PKCS8).unwrap();
+    let b = p521::SecretKey::from_pkcs8_der(P521_PEER_PKCS8).unwrap();
+    let ab = p521::ecdh::diffie_hellman(a.to_nonzero_scalar(), b.public_key().as_affine());
+    let ba = p521::ecdh::diffie_hellman(b.to_nonzero_scalar(), a.public_key().as_affine());
+    assert_eq!(ab.raw_secret_bytes().as_slice(), P521_ECDH);
+    assert_eq!(ba.raw_secret_bytes().as_slice(), P521_ECDH);
+
+    let openssl_share = cert_public_key(P521_CERT);
+    let kx = SECP521R1.start().unwrap();
+    assert_eq!(
+        kx.complete(&openssl_share).unwrap().secret_bytes().len(),
+        66
+    );
+}
+
+/// P-521 keys load from PKCS#8 and SEC1, sign only `ecdsa_secp521r1_sha512`, and our
+/// verifier accepts what they sign.
+#[test]
+fn p521_keys_sign_and_verify_with_our_verifier() {
+    use SignatureScheme as S;
+
+    let cert_pk = cert_public_key(P521_CERT);
+    let msg = OPENSSL_MSG;
+    for der in [
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(P521_PKCS8)).clone_key(),
+        PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(P521_SEC1)).clone_key(),
+    ] {
+        let key = provider().key_provider.load_private_key(der).unwrap();
+        assert_eq!(key.algorithm(), SignatureAlgorithm::ECDSA);
+        // The public key OpenSSL put in the certificate.
+        assert_eq!(raw_public_key(&key.public_key().unwrap()), cert_pk);
+        assert!(
+            key.choose_scheme(&[
+                S::ECDSA_NISTP256_SHA256,
+                S::ECDSA_NISTP384_SHA384,
+                S::ED25519,
+                S::RSA_PSS_SHA512,
+            ])
+            .is_none()
+        );
+        let signer = key
+            .choose_scheme(&[S::ECDSA_NISTP384_SHA384, S::ECDSA_NISTP521_SHA512])
+            .unwrap();
+        assert_eq!(signer.scheme(), S::ECDSA_NISTP521_SHA512);
+        let sig = signer.sign(msg).unwrap();
+        verify::ECDSA_P521_SHA512
+            .verify_signature(&cert_pk, msg, &sig)
+            .unwrap();
+        // As rustls looks it up for a TLS 1.3 CertificateVerify.
+        let (_, algs) = SUPPORTED_SIG_ALGS
+            .mapping
+            .iter()
+            .find(|(s, _)| *s == S::ECDSA_NISTP521_SHA512)
+            .unwrap();
+        algs[0].verify_signature(&cert_pk, msg, &sig).unwrap();
+        // The hash is SHA-512: the same signature read as over SHA-384 fails.
+        assert!(
+            verify::ECDSA_P521_SHA384
+                .verify_signature(&cert_pk, msg, &sig)
+                .is_err()
+        );
+        // Hedged nonces: signing twice gives two different signatures.
+        assert_ne!(sig, signer.sign(msg).unwrap());
+    }
+}
+
+/// Full handshakes on P-521 alone: OpenSSL's P-521 certificate (verified by our verifier),
+/// our signer on the server, our verifier on the client, P-521 key exchange; and a server
+/// signing with the wrong P-521 key is caught.
+#[test]
+fn p521_handshakes_between_our_client_and_server() {
+    let scheme = SignatureScheme::ECDSA_NISTP521_SHA512;
+    let p521_only = || only_group(only_scheme(ours(), scheme), SECP521R1);
+    for version in [&TLS13, &TLS12] {
+        let mut p = pair(
+            Ours::Client,
+            version,
+            KeyKind::P521,
+            p521_only(),
+            p521_only(),
+        )
+        .unwrap_or_else(|e| panic!("{:?}: {e}", version.version));
+        assert_eq!(last_scheme(&p.server_signed), Some(scheme));
+        for conn in [&p.client, &p.server] {
+            assert_eq!(
+                conn.negotiated_key_exchange_group().unwrap().name(),
+                NamedGroup::secp521r1
+            );
+        }
+        round_trip(&mut p.client, &mut p.server);
+
+        let wrong =
+            load_private_key(&PrivateKeyDer::Pkcs8(P521_PEER_PKCS8.to_vec().into())).unwrap();
+        let id = identity(KeyKind::P521);
+        let (server_cfg, _) = server_config(p521_only(), version, id, Some(wrong));
+        let (mut client, mut server) = connect(client_config(p521_only(), version, id), server_cfg);
+        assert_eq!(
+            handshake(&mut client, &mut server).unwrap_err(),
+            Error::InvalidCertificate(CertificateError::BadSignature),
+            "{:?}",
+            version.version
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zeroisation
+
+/// Compiles only while every type that holds key material wipes itself on drop; a dependency
+/// update or a lost `zeroize` feature in Cargo.toml breaks the build here.
+#[test]
+fn key_material_types_zeroize_on_drop() {
+    use p256::elliptic_curve::zeroize::ZeroizeOnDrop;
+    fn wipes<T: ZeroizeOnDrop>() {}
+    // Record keys (the `zeroize` features of aes-gcm and chacha20poly1305).
+    wipes::<aes_gcm::Aes128Gcm>();
+    wipes::<aes_gcm::Aes256Gcm>();
+    wipes::<chacha20poly1305::ChaCha20Poly1305>();
+    // Poly1305 (per record, from a one-time key) wipes itself in `Drop` under its `zeroize`
+    // feature but has no marker to check; the keyed HMAC state is checked in hash.rs.
+    // Ephemeral and long-term private keys.
+    wipes::<p256::ecdh::EphemeralSecret>();
+    wipes::<p384::ecdh::EphemeralSecret>();
+    wipes::<p521::ecdh::EphemeralSecret>();
+    wipes::<x25519_dalek::StaticSecret>();
+    wipes::<p256::ecdsa::SigningKey>();
+    wipes::<p384::ecdsa::SigningKey>();
+    wipes::<p521::ecdsa::SigningKey>();
+    wipes::<ed25519_dalek::SigningKey>();
+    wipes::<rsa::PrivateKey>();
 }

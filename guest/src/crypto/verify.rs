@@ -44,6 +44,7 @@ impl HashAlg {
 enum Curve {
     P256,
     P384,
+    P521,
 }
 
 /// ECDSA with DER (`Ecdsa-Sig-Value`) signatures over one curve and one hash.
@@ -87,6 +88,13 @@ impl SignatureVerificationAlgorithm for Ecdsa {
                     .map_err(|_| InvalidSignature)?;
                 key.verify_prehash(&digest, &sig)
             }
+            Curve::P521 => {
+                let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
+                    .map_err(|_| InvalidSignature)?;
+                let sig = p521::ecdsa::DerSignature::from_bytes(signature)
+                    .map_err(|_| InvalidSignature)?;
+                key.verify_prehash(&digest, &sig)
+            }
         }
         .map_err(|_| InvalidSignature)
     }
@@ -116,6 +124,14 @@ pub static ECDSA_P256_SHA384: &dyn SignatureVerificationAlgorithm = &Ecdsa {
     signature_alg_id: alg_id::ECDSA_SHA384,
 };
 
+/// ECDSA on P-256 with SHA-512 (a mismatched pairing, as aws-lc-rs's provider accepts).
+pub static ECDSA_P256_SHA512: &dyn SignatureVerificationAlgorithm = &Ecdsa {
+    curve: Curve::P256,
+    hash: HashAlg::Sha512,
+    public_key_alg_id: alg_id::ECDSA_P256,
+    signature_alg_id: alg_id::ECDSA_SHA512,
+};
+
 /// ECDSA on P-384 with SHA-256 (a mismatched pairing some CAs still use).
 pub static ECDSA_P384_SHA256: &dyn SignatureVerificationAlgorithm = &Ecdsa {
     curve: Curve::P384,
@@ -130,6 +146,38 @@ pub static ECDSA_P384_SHA384: &dyn SignatureVerificationAlgorithm = &Ecdsa {
     hash: HashAlg::Sha384,
     public_key_alg_id: alg_id::ECDSA_P384,
     signature_alg_id: alg_id::ECDSA_SHA384,
+};
+
+/// ECDSA on P-384 with SHA-512 (a mismatched pairing, as aws-lc-rs's provider accepts).
+pub static ECDSA_P384_SHA512: &dyn SignatureVerificationAlgorithm = &Ecdsa {
+    curve: Curve::P384,
+    hash: HashAlg::Sha512,
+    public_key_alg_id: alg_id::ECDSA_P384,
+    signature_alg_id: alg_id::ECDSA_SHA512,
+};
+
+/// ECDSA on P-521 with SHA-256 (a mismatched pairing some CAs still use).
+pub static ECDSA_P521_SHA256: &dyn SignatureVerificationAlgorithm = &Ecdsa {
+    curve: Curve::P521,
+    hash: HashAlg::Sha256,
+    public_key_alg_id: alg_id::ECDSA_P521,
+    signature_alg_id: alg_id::ECDSA_SHA256,
+};
+
+/// ECDSA on P-521 with SHA-384 (a mismatched pairing some CAs still use).
+pub static ECDSA_P521_SHA384: &dyn SignatureVerificationAlgorithm = &Ecdsa {
+    curve: Curve::P521,
+    hash: HashAlg::Sha384,
+    public_key_alg_id: alg_id::ECDSA_P521,
+    signature_alg_id: alg_id::ECDSA_SHA384,
+};
+
+/// ECDSA on P-521 with SHA-512.
+pub static ECDSA_P521_SHA512: &dyn SignatureVerificationAlgorithm = &Ecdsa {
+    curve: Curve::P521,
+    hash: HashAlg::Sha512,
+    public_key_alg_id: alg_id::ECDSA_P521,
+    signature_alg_id: alg_id::ECDSA_SHA512,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -318,13 +366,20 @@ pub static RSA_PSS_SHA512: &dyn SignatureVerificationAlgorithm = &Rsa {
 /// Everything this provider verifies, and which algorithms back each TLS signature scheme.
 ///
 /// In TLS 1.3 rustls uses only the first algorithm of a scheme's list (the scheme fixes the
-/// curve), so the matching-curve algorithm comes first; TLS 1.2 tries them all.
+/// curve), so the matching-curve algorithm comes first; TLS 1.2 tries them all. The table is
+/// ring's plus the P-521 and ECDSA-with-SHA-512 entries, laid out as aws-lc-rs's provider does
+/// (every NIST curve with every SHA-2 hash).
 pub static SUPPORTED_SIG_ALGS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
     all: &[
         ECDSA_P256_SHA256,
         ECDSA_P256_SHA384,
+        ECDSA_P256_SHA512,
         ECDSA_P384_SHA256,
         ECDSA_P384_SHA384,
+        ECDSA_P384_SHA512,
+        ECDSA_P521_SHA256,
+        ECDSA_P521_SHA384,
+        ECDSA_P521_SHA512,
         ED25519,
         RSA_PSS_SHA256,
         RSA_PSS_SHA384,
@@ -339,11 +394,15 @@ pub static SUPPORTED_SIG_ALGS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgori
     mapping: &[
         (
             SignatureScheme::ECDSA_NISTP384_SHA384,
-            &[ECDSA_P384_SHA384, ECDSA_P256_SHA384],
+            &[ECDSA_P384_SHA384, ECDSA_P256_SHA384, ECDSA_P521_SHA384],
         ),
         (
             SignatureScheme::ECDSA_NISTP256_SHA256,
-            &[ECDSA_P256_SHA256, ECDSA_P384_SHA256],
+            &[ECDSA_P256_SHA256, ECDSA_P384_SHA256, ECDSA_P521_SHA256],
+        ),
+        (
+            SignatureScheme::ECDSA_NISTP521_SHA512,
+            &[ECDSA_P521_SHA512, ECDSA_P384_SHA512, ECDSA_P256_SHA512],
         ),
         (SignatureScheme::ED25519, &[ED25519]),
         (SignatureScheme::RSA_PSS_SHA512, &[RSA_PSS_SHA512]),

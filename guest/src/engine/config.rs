@@ -11,6 +11,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use super::names::{rustls_group, rustls_suite};
+use super::pinned::PinningVerifier;
+use super::protection;
 use crate::crypto;
 use crate::types::{ClientAuth, ConfigOptions, Error, ErrorKind, ProtocolVersion, Role};
 
@@ -46,6 +48,8 @@ impl EngineConfig {
 /// The crate's provider restricted and ordered by the caller's suite and group lists.
 fn provider_for(options: &ConfigOptions) -> Result<CryptoProvider, Error> {
     let mut provider = crypto::provider();
+    // The same suites, wrapped so each session sees the record keys rustls installs.
+    provider.cipher_suites = protection::cipher_suites().to_vec();
     if !options.cipher_suites.is_empty() {
         let all = std::mem::take(&mut provider.cipher_suites);
         for wanted in &options.cipher_suites {
@@ -110,13 +114,19 @@ fn build_client(
             "a client config needs at least one trust anchor",
         ));
     }
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| internal("bad-certificate-data", e))?;
+    let verifier = PinningVerifier::new(
+        webpki,
+        certificates(&options.trust_anchors)?,
+        provider.signature_verification_algorithms,
+    );
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .map_err(|e| Error::usage("invalid-argument", e.to_string()))?
-        .with_webpki_verifier(verifier);
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
     let mut config = if options.certificate_chain.is_empty() {
         builder.with_no_client_auth()
     } else {

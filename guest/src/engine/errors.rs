@@ -1,6 +1,6 @@
 //! rustls errors as tlsbox error values with stable names.
 
-use rustls::{AlertDescription, CertificateError, Error as TlsError};
+use rustls::{AlertDescription, CertificateError, Error as TlsError, PeerMisbehaved};
 
 use crate::types::{Error, ErrorKind};
 
@@ -26,6 +26,13 @@ pub fn from_rustls(error: &TlsError) -> Error {
         TlsError::PeerIncompatible(_) => {
             protocol("handshake-failure", AlertDescription::HandshakeFailure)
         }
+        // RFC 8446 section 5.4: no non-zero octet in the inner plaintext; section 5.1: a
+        // handshake message interleaved with another record type.
+        TlsError::PeerMisbehaved(
+            PeerMisbehaved::IllegalTlsInnerPlaintext
+            | PeerMisbehaved::MessageInterleavedWithHandshakeMessage
+            | PeerMisbehaved::RejectedEarlyDataInterleavedWithHandshakeMessage,
+        ) => protocol("unexpected-message", AlertDescription::UnexpectedMessage),
         TlsError::PeerMisbehaved(_) => {
             protocol("peer-misbehaved", AlertDescription::IllegalParameter)
         }

@@ -4,6 +4,8 @@
 mod config;
 mod errors;
 mod names;
+mod pinned;
+mod protection;
 mod session;
 
 pub use config::EngineConfig;

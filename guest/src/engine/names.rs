@@ -43,10 +43,11 @@ const SUITES: [(CipherSuite, Id); 9] = [
     ),
 ];
 
-const GROUPS: [(KxGroup, NamedGroup); 3] = [
+const GROUPS: [(KxGroup, NamedGroup); 4] = [
     (KxGroup::X25519, NamedGroup::X25519),
     (KxGroup::Secp256r1, NamedGroup::secp256r1),
     (KxGroup::Secp384r1, NamedGroup::secp384r1),
+    (KxGroup::Secp521r1, NamedGroup::secp521r1),
 ];
 
 /// rustls's identifier for a suite.

@@ -7,8 +7,13 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 use super::config::EngineConfig;
 use super::errors::from_rustls;
 use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
-use crate::crypto;
-use crate::types::{CipherSuite, Error, ErrorKind, ProtocolVersion, SessionInfo};
+use super::protection::Protection;
+use crate::types::{AlertPolicy, CipherSuite, Error, ErrorKind, ProtocolVersion, SessionInfo};
+
+/// Alert level byte of a fatal alert.
+const FATAL: u8 = 2;
+/// internal_error: the alert for a failure nothing more specific describes.
+const INTERNAL_ERROR: u8 = 80;
 
 /// The TLS state machine. Callers hand it whole records and take whole records back; it
 /// never touches a transport.
@@ -22,34 +27,42 @@ pub struct Session {
     peer_closed: bool,
     /// TLS 1.3 KeyUpdates: (sent, received), saturating like s2n's u8 counters.
     key_updates: (u8, u8),
+    /// The record keys rustls installs for this session.
+    protection: Protection,
+    /// Alert records the engine sealed itself, sent after rustls's own output.
+    own_records: Vec<u8>,
 }
 
 impl Session {
-    /// Starts a session; a client queues its ClientHello at once.
-    pub fn new(config: &EngineConfig) -> Result<Self, Error> {
-        let (conn, client_server_name) = match config {
+    /// Starts a session; a client queues its ClientHello at once. Under
+    /// [`AlertPolicy::S2n`] an encrypted fatal alert goes out as a close_notify (R57).
+    pub fn new(config: &EngineConfig, policy: AlertPolicy) -> Result<Self, Error> {
+        let protection = Protection::new(policy == AlertPolicy::S2n);
+        let (conn, client_server_name) = protection.scope(|| match config {
             EngineConfig::Client {
                 config,
                 server_name,
             } => {
                 let conn = ClientConnection::new(config.clone(), server_name.clone())
                     .map_err(|e| from_rustls(&e))?;
-                (
+                Ok((
                     Connection::from(conn),
                     Some(server_name.to_str().into_owned()),
-                )
+                ))
             }
             EngineConfig::Server { config } => {
                 let conn = ServerConnection::new(config.clone()).map_err(|e| from_rustls(&e))?;
-                (Connection::from(conn), None)
+                Ok((Connection::from(conn), None))
             }
-        };
+        })?;
         let mut session = Session {
             conn,
             client_server_name,
             plaintext: 0,
             peer_closed: false,
             key_updates: (0, 0),
+            protection,
+            own_records: Vec::new(),
         };
         // The connection layer sizes records itself; rustls must never split or hold them.
         session.conn.set_buffer_limit(None);
@@ -66,8 +79,8 @@ impl Session {
     pub fn wants_write(&mut self) -> bool {
         // rustls holds a KeyUpdate answer back until the next write; an empty write
         // releases it without producing a data record.
-        let _ = self.counting_key_updates(|s| s.conn.writer().write(&[]));
-        self.conn.wants_write()
+        let _ = self.scoped(|c| c.writer().write(&[]));
+        self.conn.wants_write() || !self.own_records.is_empty()
     }
 
     /// KeyUpdates sent and received so far (s2n_connection_get_key_update_counts). A
@@ -77,13 +90,15 @@ impl Session {
         self.key_updates
     }
 
-    /// Runs `f`, counting the TLS 1.3 keys it installs after the handshake as KeyUpdates.
-    fn counting_key_updates<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+    /// Runs `f` (a rustls call) with this session's keys in scope, counting the TLS 1.3 keys
+    /// it installs after the handshake as KeyUpdates.
+    fn scoped<T>(&mut self, f: impl FnOnce(&mut Connection) -> T) -> T {
         let after_handshake = !self.conn.is_handshaking();
-        let (enc, dec) = crypto::tls13_key_installs();
-        let out = f(self);
+        let (enc, dec) = self.protection.tls13_installs();
+        let conn = &mut self.conn;
+        let out = self.protection.scope(|| f(conn));
         if after_handshake {
-            let (enc2, dec2) = crypto::tls13_key_installs();
+            let (enc2, dec2) = self.protection.tls13_installs();
             let add = |count: u8, n: u64| count.saturating_add(u8::try_from(n).unwrap_or(u8::MAX));
             self.key_updates = (
                 add(self.key_updates.0, enc2 - enc),
@@ -98,13 +113,30 @@ impl Session {
         suite_from_rustls(self.conn.negotiated_cipher_suite()?.suite())
     }
 
-    /// Appends every record rustls has ready (handshake, alerts, tickets, KeyUpdate) to `out`.
+    /// Appends every record ready to go (handshake, alerts, tickets, KeyUpdate) to `out`.
     pub fn drain_outgoing(&mut self, out: &mut Vec<u8>) {
         while self.conn.wants_write() {
             // Writing into a Vec cannot fail.
             if self.conn.write_tls(out).is_err() {
                 break;
             }
+        }
+        out.append(&mut self.own_records);
+    }
+
+    /// Queues a fatal alert for a failure the engine detected itself (a record rustls never
+    /// saw). Sealed under the current write keys, or in plaintext before there are any; under
+    /// the s2n policy an encrypted one becomes a close_notify.
+    pub fn fail_with_alert(&mut self, description: u8) {
+        self.queue_alert([FATAL, description]);
+    }
+
+    fn queue_alert(&mut self, payload: [u8; 2]) {
+        match self.protection.seal_alert(payload) {
+            Some(record) => self.own_records.extend_from_slice(&record),
+            None => self
+                .own_records
+                .extend_from_slice(&[21, 3, 3, 0, 2, payload[0], payload[1]]),
         }
     }
 
@@ -118,11 +150,28 @@ impl Session {
                 Err(e) => return Err(Error::new(ErrorKind::Internal, "internal", e.to_string())),
             }
         }
-        let state = self
-            .counting_key_updates(|s| {
-                crypto::fatal_alerts_as_close_notify(|| s.conn.process_new_packets())
-            })
-            .map_err(|e| from_rustls(&e))?;
+        let queued_before = self.conn.wants_write();
+        self.protection.take_last_alert();
+        let state = match self.scoped(|c| c.process_new_packets()) {
+            Ok(state) => state,
+            Err(e) => {
+                let mut error = from_rustls(&e);
+                if error.kind == ErrorKind::Alert {
+                    return Err(error);
+                }
+                if queued_before || self.conn.wants_write() {
+                    // rustls queued its alert; report the one it chose where we saw it.
+                    if let Some(sent) = self.protection.take_last_alert() {
+                        error.alert = Some(sent);
+                    }
+                } else {
+                    // rustls sends an alert for most failures it detects, not for all (a
+                    // zero inner content type, for one): those get the alert our error names.
+                    self.fail_with_alert(error.alert.unwrap_or(INTERNAL_ERROR));
+                }
+                return Err(error);
+            }
+        };
         self.plaintext = state.plaintext_bytes_to_read();
         self.peer_closed = state.peer_has_closed();
         Ok(())
@@ -130,7 +179,7 @@ impl Session {
 
     /// Encrypts `data` (at most 16384 bytes, so exactly one record) and appends it to `out`.
     pub fn encrypt(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        self.counting_key_updates(|s| s.conn.writer().write_all(data))
+        self.scoped(|c| c.writer().write_all(data))
             .map_err(|e| Error::new(ErrorKind::Internal, "internal", e.to_string()))?;
         self.drain_outgoing(out);
         Ok(())
@@ -166,13 +215,13 @@ impl Session {
 
     /// Queues a KeyUpdate (which also asks the peer to update).
     pub fn refresh_traffic_keys(&mut self) -> Result<(), Error> {
-        self.counting_key_updates(|s| s.conn.refresh_traffic_keys())
+        self.scoped(|c| c.refresh_traffic_keys())
             .map_err(|e| from_rustls(&e))
     }
 
     /// Queues a close_notify alert.
     pub fn send_close_notify(&mut self) {
-        self.conn.send_close_notify();
+        self.scoped(|c| c.send_close_notify());
     }
 
     /// The negotiated protocol version, once known.

@@ -1,5 +1,7 @@
 //! `tlsbox client HOST:PORT`: like `openssl s_client` — stdin to the peer, the peer's data
-//! to stdout.
+//! to stdout. One thread polls both: the socket's short read timeout surfaces as
+//! would-block, and between reads the loop forwards what stdin has produced. Any failure
+//! puts its alert (or, under `--alerts s2n`, close_notify) on the wire before exit.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -8,10 +10,13 @@ use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use tlsbox::{Config, Connection, Runtime, TcpTransport};
 
-use super::{Suite, describe, read_file, read_optional, versions};
+use super::{
+    CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, read_file, read_optional,
+    versions,
+};
 
 /// Options for `tlsbox client`.
 #[derive(Debug, clap::Args)]
@@ -42,10 +47,15 @@ pub struct Args {
     /// After stdin ends, keep printing the peer's data until it is quiet this long (ms).
     #[arg(long, default_value_t = 500)]
     linger_ms: u64,
+    #[command(flatten)]
+    tuning: Tuning,
 }
 
 /// How long one transport read may wait before the loop checks stdin again.
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long one transport write may wait before `send_all` calls again.
+const WRITE_POLL: Duration = Duration::from_secs(1);
 
 pub fn run(args: Args) -> Result<()> {
     let server_name = match &args.servername {
@@ -65,29 +75,47 @@ pub fn run(args: Args) -> Result<()> {
     if let (Some(cert), Some(key)) = (read_optional(&args.cert)?, read_optional(&args.key)?) {
         config = config.identity(cert, key);
     }
+    config = args.tuning.apply(config);
 
     let tcp =
         TcpStream::connect(&args.addr).with_context(|| format!("connecting to {}", args.addr))?;
     tcp.set_nodelay(true)?;
-    let mut conn = Connection::new(
-        &Runtime::shared()?,
-        &config,
-        TcpTransport::new(tcp.try_clone()?),
-    )?;
-    conn.negotiate()?;
+    // Reads wait at most POLL, so one thread can serve both directions; a write timeout
+    // keeps closing bounded when the peer stops reading.
+    tcp.set_read_timeout(Some(POLL))?;
+    tcp.set_write_timeout(Some(WRITE_POLL))?;
+    let conn = Connection::new(&Runtime::shared()?, &config, TcpTransport::new(tcp))?;
+    match session(&conn, &args) {
+        Ok(()) => Ok(close(&conn, CLOSE_WAIT)?),
+        Err(e) => {
+            close_after_error(&conn, &e);
+            Err(e.context(args.addr.clone()))
+        }
+    }
+}
+
+/// The handshake, then stdin to the peer and the peer's data to stdout until the peer
+/// closes, or stdin has ended and the peer has been quiet for `--linger-ms`.
+fn session(conn: &Connection, args: &Args) -> Result<()> {
+    loop {
+        match conn.negotiate() {
+            Ok(()) => break,
+            Err(e) if e.is_blocked() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     if let Some(info) = conn.session_info()? {
         eprintln!("tlsbox: connected: {}", describe(&info));
     }
-    // Reads now wait at most POLL, so one thread can serve both directions.
-    tcp.set_read_timeout(Some(POLL))?;
 
     let stdin = spawn_stdin_reader();
     let mut stdout = io::stdout();
     let mut stdin_done_at: Option<Instant> = None;
     let mut last_data = Instant::now();
+    let linger = Duration::from_millis(args.linger_ms);
     loop {
         match conn.recv(16384) {
-            Ok(r) if r.data.is_empty() => break, // close_notify
+            Ok(r) if r.data.is_empty() => return Ok(()), // close_notify
             Ok(r) => {
                 stdout.write_all(&r.data)?;
                 stdout.flush()?;
@@ -107,25 +135,10 @@ pub fn run(args: Args) -> Result<()> {
                     }
                 }
             }
-        } else if last_data.elapsed() > Duration::from_millis(args.linger_ms)
-            && stdin_done_at.is_some_and(|t| t.elapsed() > Duration::from_millis(args.linger_ms))
+        } else if last_data.elapsed() > linger
+            && stdin_done_at.is_some_and(|t| t.elapsed() > linger)
         {
-            break;
-        }
-    }
-    close(&mut conn)
-}
-
-/// Sends close_notify and waits briefly for the peer's.
-fn close(conn: &mut Connection) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        match conn.shutdown() {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_blocked() && Instant::now() < deadline => {}
-            Err(e) if e.is_blocked() => return Ok(()), // the peer never answered; we are done
-            Err(e) if e.kind == tlsbox::ErrorKind::Closed => return Ok(()),
-            Err(e) => return Err(anyhow!(e)),
+            return Ok(());
         }
     }
 }

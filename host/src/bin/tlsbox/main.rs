@@ -1,4 +1,8 @@
 //! The `tlsbox` command: `demo`, `client` and `server` (see `tlsbox --help`).
+//!
+//! `client` and `server` share the record-sizing and alert options ([`Tuning`]) and the way
+//! a connection ends ([`close`], [`close_after_error`]): every connection, failed or not,
+//! puts its last word (an alert or close_notify) on the wire before the socket is dropped.
 
 mod client;
 mod demo;
@@ -7,11 +11,16 @@ mod server;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use tlsbox::{CipherSuite, ProtocolVersion, SessionInfo};
+use tlsbox::{
+    AlertPolicy, CipherSuite, Config, Connection, ErrorKind, ProtocolVersion, RecordSizing,
+    SessionInfo,
+};
 
 /// A TLS endpoint inside a WebAssembly component.
 #[derive(Debug, Parser)]
@@ -27,7 +36,8 @@ enum Command {
     Demo(demo::Args),
     /// Connects to HOST:PORT: stdin goes to the peer, the peer's data to stdout.
     Client(client::Args),
-    /// Serves TLS on ADDR, one connection after another: echo, --stdout or --http.
+    /// Serves TLS on ADDR, each client on its own thread and guest instance: echo, --stdout
+    /// or --http.
     Server(server::Args),
 }
 
@@ -115,4 +125,102 @@ fn describe(info: &SessionInfo) -> String {
         line += &format!(" ALPN {alpn}");
     }
     line
+}
+
+/// Record sizing and failure announcement, shared by `client` and `server`.
+#[derive(Debug, clap::Args)]
+struct Tuning {
+    /// Send 16 KiB records: the least overhead for bulk data.
+    #[arg(long, conflicts_with = "prefer_low_latency")]
+    prefer_throughput: bool,
+    /// Send records of at most 1435 bytes of plaintext, one per Ethernet frame, so the peer
+    /// can decrypt each as soon as it arrives.
+    #[arg(long)]
+    prefer_low_latency: bool,
+    /// How a failed connection tells its peer: `rfc` sends the alert the failure calls for
+    /// at once; `s2n` sends nothing until shutdown, which waits out a blinding delay and then
+    /// sends close_notify in place of an encrypted alert.
+    #[arg(long, value_enum, default_value_t = Alerts::Rfc)]
+    alerts: Alerts,
+    /// With --alerts s2n: the longest blinding delay in seconds (default 30, 0 disables it).
+    /// A failed connection waits it out before its close_notify.
+    #[arg(long, value_name = "SECS")]
+    max_blinding_delay: Option<u32>,
+}
+
+/// `--alerts` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Alerts {
+    /// The alert RFC 8446 §6.2 calls for, written by the failing call itself.
+    Rfc,
+    /// s2n-tls's way: a close_notify at shutdown, after a blinding delay.
+    S2n,
+}
+
+impl Tuning {
+    /// Applies the options to `config`.
+    fn apply(&self, config: Config) -> Config {
+        let sizing = if self.prefer_throughput {
+            RecordSizing::PreferThroughput
+        } else if self.prefer_low_latency {
+            RecordSizing::PreferLowLatency
+        } else {
+            RecordSizing::Default
+        };
+        let policy = match self.alerts {
+            Alerts::Rfc => AlertPolicy::Rfc,
+            Alerts::S2n => AlertPolicy::S2n,
+        };
+        let config = config.record_sizing(sizing).alert_policy(policy);
+        match self.max_blinding_delay {
+            Some(secs) => config.max_blinding_delay_secs(secs),
+            None => config,
+        }
+    }
+}
+
+/// How long a closing connection waits for the peer's close_notify.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a failed connection tries to get its alert or close_notify out.
+const ERROR_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Sends close_notify and waits up to `wait` for the peer's. A peer that hung up (EOF, a
+/// reset) or never answers is not an error: our close_notify went out or could not.
+///
+/// The transport must have a read and write timeout (each blocked call then returns within
+/// it), or this may wait on the socket for as long as the peer keeps it open.
+fn close(conn: &Connection, wait: Duration) -> Result<(), tlsbox::Error> {
+    let mut deadline = Instant::now() + wait;
+    loop {
+        match conn.shutdown() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_blocked() && Instant::now() < deadline => {}
+            Err(e) if e.is_blocked() => return Ok(()),
+            Err(e) if e.kind == ErrorKind::Closed || e.name == "broken-pipe" => return Ok(()),
+            // Under --alerts s2n a failure starts a blinding delay during which shutdown
+            // refuses. s2n sleeps it out before its close_notify; so do we (this thread only).
+            Err(e) if e.name == "shutdown-paused" => {
+                thread::sleep(conn.delay()?.max(Duration::from_millis(1)));
+                deadline = Instant::now() + wait;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Puts a failed connection's last word on the wire before it is dropped. Under
+/// `--alerts rfc` the failing call already sent its alert and shutdown returns at once;
+/// under `--alerts s2n` this is where the close_notify goes out. A trapped instance cannot
+/// be entered again, so there is nothing to send.
+fn close_after_error(conn: &Connection, error: &anyhow::Error) {
+    if error
+        .downcast_ref::<tlsbox::Error>()
+        .is_some_and(|e| e.name == "trap")
+    {
+        return;
+    }
+    if let Err(e) = close(conn, ERROR_CLOSE_WAIT) {
+        log::debug!("closing after an error: {e}");
+    }
 }

@@ -1,0 +1,124 @@
+//! Pinned server certificates: a trust anchor that is the server's own self-signed
+//! certificate is accepted, as OpenSSL, GnuTLS and curl accept it.
+//!
+//! `openssl req -x509` marks its certificates CA:TRUE, and webpki refuses a CA certificate
+//! as an end entity even when the caller trusts exactly that certificate. When the chain
+//! fails only for that reason and the server's certificate is byte for byte one of the
+//! configured anchors, the certificate still has to be within its validity period (webpki
+//! checks that before the basic constraints) and valid for the server name.
+
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+/// The standard WebPKI verifier, plus pinned self-signed certificates.
+#[derive(Debug)]
+pub struct PinningVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    anchors: Vec<CertificateDer<'static>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl PinningVerifier {
+    /// Wraps `inner`, which was built from `anchors`.
+    pub fn new(
+        inner: Arc<WebPkiServerVerifier>,
+        anchors: Vec<CertificateDer<'static>>,
+        algorithms: WebPkiSupportedAlgorithms,
+    ) -> Self {
+        PinningVerifier {
+            inner,
+            anchors,
+            algorithms,
+        }
+    }
+
+    /// For a pinned `end_entity` that fails path building only because it is a CA
+    /// certificate: whether it is valid for `server_name` (validity in time was checked
+    /// first). `None` when pinning does not apply.
+    fn check_pinned(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Option<Result<(), Error>> {
+        if !self
+            .anchors
+            .iter()
+            .any(|a| a.as_ref() == end_entity.as_ref())
+        {
+            return None;
+        }
+        let cert = webpki::EndEntityCert::try_from(end_entity).ok()?;
+        let anchors = [webpki::anchor_from_trusted_cert(end_entity).ok()?];
+        let path = cert.verify_for_usage(
+            self.algorithms.all,
+            &anchors,
+            &[],
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        );
+        if !matches!(path, Err(webpki::Error::CaUsedAsEndEntity)) {
+            return None;
+        }
+        Some(
+            cert.verify_is_valid_for_subject_name(server_name)
+                .map_err(|_| CertificateError::NotValidForName.into()),
+        )
+    }
+}
+
+impl ServerCertVerifier for PinningVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let error = match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(error) => error,
+        };
+        match self.check_pinned(end_entity, server_name, now) {
+            Some(Ok(())) => Ok(ServerCertVerified::assertion()),
+            Some(Err(pinned_error)) => Err(pinned_error),
+            None => Err(error),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}

@@ -1,0 +1,450 @@
+//! The alert on the wire (RFC 8446 §6.2, the default `alert-policy: rfc`): every failure the
+//! component detects itself puts the alert that failure calls for on the transport, from the
+//! failing call, with no blinding delay; then the connection is closed both ways. Under
+//! `alert-policy: s2n` the same failures keep s2n's behaviour (R57, R80, R81).
+//!
+//! The native rustls peer hands over its traffic secrets once the handshake is done, so the
+//! test can forge records under the real keys (a zero content type, a bad KeyUpdate, an empty
+//! alert) and open the component's alert record to read its description.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::crypto::cipher::{
+    InboundOpaqueMessage, MessageDecrypter, MessageEncrypter, OutboundChunks, OutboundPlainMessage,
+};
+use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use tlsbox::scripted::{Direction, Step};
+use tlsbox::{AlertPolicy, CipherSuite, Config, ErrorKind};
+
+use common::{MemPair, client_config, native_client, native_server, pki, ring_provider};
+
+const BAD_RECORD_MAC: u8 = 20;
+const RECORD_OVERFLOW: u8 = 22;
+const UNEXPECTED_MESSAGE: u8 = 10;
+const DECODE_ERROR: u8 = 50;
+const ILLEGAL_PARAMETER: u8 = 47;
+const HELLO: &[u8] = b"hello";
+
+/// A record the component wrote, opened: inner content type and payload.
+type Opened = (ContentType, Vec<u8>);
+
+/// What a failing call reports (error name and alert) and what it put on the wire.
+type Failure = (String, Option<u8>, Vec<Opened>);
+
+/// The native side's record keys after the handshake: its write keys (to forge records the
+/// component reads) and its read keys (to open what the component writes).
+struct Keys {
+    write: Box<dyn MessageEncrypter>,
+    write_seq: u64,
+    read: Box<dyn MessageDecrypter>,
+    read_seq: u64,
+}
+
+impl Keys {
+    /// Takes the keys out of the pair's native peer (which is then gone).
+    fn extract(pair: &mut MemPair) -> Keys {
+        let placeholder = rustls::ServerConnection::new(native_server(pki(), ring_provider(None)))
+            .expect("placeholder");
+        let peer = std::mem::replace(&mut pair.peer, placeholder.into());
+        let secrets = match peer {
+            rustls::Connection::Client(c) => c.dangerous_extract_secrets(),
+            rustls::Connection::Server(s) => s.dangerous_extract_secrets(),
+        }
+        .expect("secret extraction enabled");
+        let (write_seq, write) = secrets.tx;
+        let (read_seq, read) = secrets.rx;
+        let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384
+            .tls13()
+            .expect("TLS 1.3 suite");
+        let (
+            ConnectionTrafficSecrets::Aes256Gcm { key: wk, iv: wi },
+            ConnectionTrafficSecrets::Aes256Gcm { key: rk, iv: ri },
+        ) = (write, read)
+        else {
+            panic!("the fixture negotiates AES-256-GCM");
+        };
+        Keys {
+            write: suite.aead_alg.encrypter(wk, wi),
+            write_seq,
+            read: suite.aead_alg.decrypter(rk, ri),
+            read_seq,
+        }
+    }
+
+    /// A TLS 1.3 record whose inner content type is `typ`, under the peer's write key.
+    fn forge(&mut self, typ: ContentType, payload: &[u8]) -> Vec<u8> {
+        let msg = OutboundPlainMessage {
+            typ,
+            version: ProtocolVersion::TLSv1_2,
+            payload: OutboundChunks::Single(payload),
+        };
+        let record = self.write.encrypt(msg, self.write_seq).expect("seal");
+        self.write_seq += 1;
+        record.encode()
+    }
+
+    /// Opens every record in `wire` and returns (inner type, payload) of each.
+    fn open_all(&mut self, wire: &[u8]) -> Vec<Opened> {
+        let mut out = Vec::new();
+        let mut rest = wire.to_vec();
+        while rest.len() >= 5 {
+            let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+            let mut body: Vec<u8> = rest[5..5 + len].to_vec();
+            let msg = InboundOpaqueMessage::new(
+                ContentType::ApplicationData,
+                ProtocolVersion::TLSv1_2,
+                &mut body,
+            );
+            let plain = self.read.decrypt(msg, self.read_seq).expect("open");
+            self.read_seq += 1;
+            out.push((plain.typ, plain.payload.to_vec()));
+            rest.drain(..5 + len);
+        }
+        out
+    }
+}
+
+/// A native server that lets the test take its traffic secrets.
+fn extractable_server() -> Arc<ServerConfig> {
+    let mut config = (*native_server(pki(), ring_provider(None))).clone();
+    config.enable_secret_extraction = true;
+    Arc::new(config)
+}
+
+/// A component client handshaken (TLS 1.3, AES-256-GCM) with a native server whose keys the
+/// test holds; the server's ticket is consumed.
+fn client_pair(policy: AlertPolicy) -> (MemPair, Keys) {
+    let config = client_config(pki())
+        .cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384])
+        .alert_policy(policy)
+        .max_blinding_delay_secs(1);
+    let mut pair = MemPair::client(&config, extractable_server());
+    pair.handshake().expect("handshake");
+    pair.pump().expect("pump");
+    let err = pair.conn.recv(1).unwrap_err();
+    assert!(err.is_blocked(), "ticket consumed: {err}");
+    pair.wire.take_outbound();
+    pair.wire.clear_calls();
+    let keys = Keys::extract(&mut pair);
+    (pair, keys)
+}
+
+/// Delivers `record`, lets the component fail on it, and returns the error name, the alert
+/// the error carries, and what went on the wire (opened).
+fn fail_with(pair: &mut MemPair, keys: &mut Keys, record: &[u8]) -> Failure {
+    pair.wire.push_inbound(record);
+    let err = pair.conn.recv(100).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Protocol, "{err}");
+    let wire = pair.wire.take_outbound();
+    (err.name.clone(), err.alert, keys.open_all(&wire))
+}
+
+fn fatal(description: u8) -> Vec<Opened> {
+    vec![(ContentType::Alert, vec![2, description])]
+}
+
+/// After the alert: no blinding, both directions closed, nothing more on the wire.
+fn assert_closed_after_alert(pair: &mut MemPair) {
+    assert_eq!(
+        pair.conn.delay().unwrap(),
+        Duration::ZERO,
+        "no blinding under rfc"
+    );
+    assert_eq!(pair.conn.recv(10).unwrap_err().name, "closed");
+    assert_eq!(pair.conn.send(HELLO).unwrap_err().name, "closed");
+    assert_eq!(
+        pair.conn.shutdown(),
+        Ok(()),
+        "no close_notify after a fatal alert"
+    );
+    assert!(pair.wire.take_outbound().is_empty());
+}
+
+#[test]
+fn tampered_record_gets_bad_record_mac() {
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let mut record = keys.forge(ContentType::ApplicationData, HELLO);
+    record[7] ^= 1;
+    let (name, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+    assert_eq!((name.as_str(), alert), ("decrypt", Some(BAD_RECORD_MAC)));
+    assert_eq!(wire, fatal(BAD_RECORD_MAC));
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn oversized_ciphertext_gets_record_overflow_before_decryption() {
+    // RFC 8446 §5.2: 2^14 + 257 bytes of ciphertext is one byte too many. Only the header is
+    // read: the body is never fetched, so nothing is decrypted.
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let len: u16 = 16384 + 257;
+    let mut record = vec![23, 3, 3];
+    record.extend_from_slice(&len.to_be_bytes());
+    record.resize(5 + usize::from(len), 0);
+    let (name, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+    assert_eq!(
+        (name.as_str(), alert),
+        ("record-too-large", Some(RECORD_OVERFLOW))
+    );
+    assert_eq!(wire, fatal(RECORD_OVERFLOW));
+    let reads: Vec<usize> = pair
+        .wire
+        .calls()
+        .iter()
+        .filter(|c| c.direction == Direction::Recv)
+        .map(|c| c.requested)
+        .collect();
+    assert_eq!(reads, [5], "the header only");
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn largest_legal_ciphertext_is_accepted() {
+    // The boundary: 2^14 bytes of data in a record of 2^14 + 17 bytes passes.
+    let (pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let data = vec![7u8; 16384];
+    pair.wire
+        .push_inbound(&keys.forge(ContentType::ApplicationData, &data));
+    assert_eq!(pair.conn.recv(20000).unwrap().data, data);
+}
+
+#[test]
+fn zero_inner_content_type_gets_unexpected_message() {
+    // RFC 8446 §5.4: a TLSInnerPlaintext without a non-zero octet.
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let record = keys.forge(ContentType::Unknown(0), &[0, 0, 0]);
+    let (name, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+    assert_eq!(
+        (name.as_str(), alert),
+        ("unexpected-message", Some(UNEXPECTED_MESSAGE))
+    );
+    assert_eq!(wire, fatal(UNEXPECTED_MESSAGE));
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn invalid_key_update_gets_illegal_parameter() {
+    // RFC 8446 §4.6.3: request_update other than 0 or 1.
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let record = keys.forge(ContentType::Handshake, &[24, 0, 0, 1, 2]);
+    let (_, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+    assert_eq!(alert, Some(ILLEGAL_PARAMETER));
+    assert_eq!(wire, fatal(ILLEGAL_PARAMETER));
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn empty_alert_gets_decode_error() {
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let record = keys.forge(ContentType::Alert, &[]);
+    let (_, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+    assert_eq!(alert, Some(DECODE_ERROR));
+    assert_eq!(wire, fatal(DECODE_ERROR));
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn handshake_message_interleaved_with_data_gets_unexpected_message() {
+    // RFC 8446 §5.1: handshake messages must not be interleaved with other record types.
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let mut records = keys.forge(ContentType::Handshake, &[24, 0]);
+    records.extend(keys.forge(ContentType::ApplicationData, HELLO));
+    pair.wire.push_inbound(&records);
+    let err = match pair.conn.recv(100) {
+        Err(e) if e.is_blocked() => panic!("both records were delivered"),
+        Err(e) => e,
+        Ok(r) => panic!("no data may pass: {r:?}"),
+    };
+    assert_eq!(err.alert, Some(UNEXPECTED_MESSAGE), "{err}");
+    assert_eq!(
+        keys.open_all(&pair.wire.take_outbound()),
+        fatal(UNEXPECTED_MESSAGE)
+    );
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn plaintext_record_after_the_handshake_gets_unexpected_message() {
+    // R51: after the TLS 1.3 handshake every record is protected.
+    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let (name, alert, wire) = fail_with(&mut pair, &mut keys, &[21, 3, 3, 0, 2, 1, 0]);
+    assert_eq!(
+        (name.as_str(), alert),
+        ("bad-message", Some(UNEXPECTED_MESSAGE))
+    );
+    assert_eq!(wire, fatal(UNEXPECTED_MESSAGE));
+}
+
+#[test]
+fn an_alert_the_transport_cannot_take_goes_out_with_the_next_call() {
+    let (pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let mut record = keys.forge(ContentType::ApplicationData, HELLO);
+    record[7] ^= 1;
+    pair.wire.script_send([Step::WouldBlock]);
+    pair.wire.push_inbound(&record);
+    assert_eq!(pair.conn.recv(100).unwrap_err().name, "decrypt");
+    assert!(
+        pair.wire.take_outbound().is_empty(),
+        "the transport blocked"
+    );
+    assert_eq!(pair.conn.recv(100).unwrap_err().name, "closed");
+    assert_eq!(
+        keys.open_all(&pair.wire.take_outbound()),
+        fatal(BAD_RECORD_MAC)
+    );
+    assert_eq!(pair.conn.flush(), Ok(()));
+    assert!(pair.wire.take_outbound().is_empty(), "sent once");
+}
+
+#[test]
+fn s2n_policy_sends_close_notify_at_shutdown_after_the_delay() {
+    // R57, R80, R81: nothing at once; a blinding delay; then a close_notify.
+    let (pair, mut keys) = client_pair(AlertPolicy::S2n);
+    let mut record = keys.forge(ContentType::ApplicationData, HELLO);
+    record[7] ^= 1;
+    pair.wire.push_inbound(&record);
+    let err = pair.conn.recv(100).unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("decrypt", Some(BAD_RECORD_MAC))
+    );
+    assert!(pair.wire.take_outbound().is_empty(), "nothing at once");
+    let delay = pair.conn.delay().unwrap();
+    assert!(
+        delay > Duration::ZERO && delay < Duration::from_secs(1),
+        "{delay:?}"
+    );
+    assert_eq!(pair.conn.shutdown().unwrap_err().name, "shutdown-paused");
+    std::thread::sleep(delay);
+    assert_eq!(pair.conn.shutdown(), Ok(()));
+    assert_eq!(
+        keys.open_all(&pair.wire.take_outbound()),
+        [(ContentType::Alert, vec![1, 0])],
+        "a close_notify, not the error"
+    );
+}
+
+#[test]
+fn s2n_policy_oversized_record_announced_as_close_notify() {
+    let (pair, mut keys) = client_pair(AlertPolicy::S2n);
+    let mut record = vec![23, 3, 3, 0x41, 0x01];
+    record.resize(5 + 0x4101, 0);
+    pair.wire.push_inbound(&record);
+    assert_eq!(pair.conn.recv(100).unwrap_err().name, "record-too-large");
+    assert!(pair.wire.take_outbound().is_empty(), "nothing at once");
+    std::thread::sleep(pair.conn.delay().unwrap());
+    assert_eq!(pair.conn.shutdown(), Ok(()));
+    assert_eq!(
+        keys.open_all(&pair.wire.take_outbound()),
+        [(ContentType::Alert, vec![1, 0])]
+    );
+}
+
+// ---- the component as server ---------------------------------------------------------------
+
+/// A component server and a native client whose keys the test can take.
+fn server_pair() -> MemPair {
+    let mut client = (*native_client(pki(), ring_provider(None))).clone();
+    client.enable_secret_extraction = true;
+    let config = Config::server(
+        pki().server_cert_pem.as_bytes(),
+        pki().server_key_pem.as_bytes(),
+    )
+    .cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384]);
+    MemPair::server(&config, Arc::new(client))
+}
+
+#[test]
+fn server_tampered_record_gets_bad_record_mac() {
+    let mut pair = server_pair();
+    pair.handshake().expect("handshake");
+    pair.pump().expect("pump");
+    pair.wire.take_outbound();
+    let mut keys = Keys::extract(&mut pair);
+    let mut record = keys.forge(ContentType::ApplicationData, HELLO);
+    record[9] ^= 0x80;
+    let (name, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+    assert_eq!((name.as_str(), alert), ("decrypt", Some(BAD_RECORD_MAC)));
+    assert_eq!(wire, fatal(BAD_RECORD_MAC));
+    assert_closed_after_alert(&mut pair);
+}
+
+#[test]
+fn server_oversized_plaintext_client_hello_gets_record_overflow() {
+    // RFC 8446 §5.1: a plaintext record over 2^14 bytes, refused on its header, with a
+    // plaintext alert (there are no keys yet).
+    let pair = server_pair();
+    let len: u16 = 16385;
+    let mut record = vec![22, 3, 1];
+    record.extend_from_slice(&len.to_be_bytes());
+    record.resize(5 + usize::from(len), 1);
+    pair.wire.push_inbound(&record);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("record-too-large", Some(RECORD_OVERFLOW))
+    );
+    assert_eq!(
+        pair.wire.take_outbound(),
+        [21, 3, 3, 0, 2, 2, RECORD_OVERFLOW]
+    );
+}
+
+#[test]
+fn server_garbage_gets_a_plaintext_alert() {
+    // Not a TLS record at all: an unknown content type is unexpected_message (RFC 8446 §5).
+    let pair = server_pair();
+    pair.wire.push_inbound(b"GET / HTTP/1.1\r\n\r\n");
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("bad-message", Some(UNEXPECTED_MESSAGE))
+    );
+    assert_eq!(
+        pair.wire.take_outbound(),
+        [21, 3, 3, 0, 2, 2, UNEXPECTED_MESSAGE]
+    );
+}
+
+#[test]
+fn server_untrusted_client_certificate_alert_reaches_the_client() {
+    // A failure rustls detects during the handshake: its own alert goes out at once, and the
+    // native client reads it.
+    let other = tlsbox::pki::Pki::generate(&["localhost"]).expect("pki");
+    let client = rustls::ClientConfig::builder_with_provider(ring_provider(None))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates({
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki().ca_pem.as_bytes()) {
+                roots.add(cert.expect("pem")).expect("root");
+            }
+            roots
+        })
+        .with_client_auth_cert(
+            rustls_pki_types::CertificateDer::pem_slice_iter(other.client_cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("pem"),
+            rustls_pki_types::PrivateKeyDer::from_pem_slice(other.client_key_pem.as_bytes())
+                .expect("key"),
+        )
+        .expect("client auth");
+    let config = Config::server(
+        pki().server_cert_pem.as_bytes(),
+        pki().server_key_pem.as_bytes(),
+    )
+    .trust(pki().ca_pem.as_bytes())
+    .client_auth(tlsbox::ClientAuth::Required);
+    let mut pair = MemPair::server(&config, Arc::new(client));
+    let err = pair.handshake().unwrap_err();
+    assert!(err.contains("untrusted-certificate"), "{err}");
+    let seen = pair.peer_absorb().unwrap_err();
+    assert_eq!(
+        seen,
+        rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
+        "the client reads the alert"
+    );
+}

@@ -1,0 +1,161 @@
+//! The per-call deadline counts guest execution only: time spent waiting inside the host's
+//! transport never counts, so an idle connection lives as long as its peer and application
+//! want, while a guest call that computes too long is still stopped, and the trap ends only
+//! its own instance.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use tlsbox::{Config, Connection, IoError, Limits, Runtime, ScriptedTransport, Transport};
+
+use common::{MemPair, client_config, native_client, native_server, pki, ring_provider};
+
+/// A deadline far shorter than the waits below.
+const SHORT: Duration = Duration::from_millis(40);
+
+/// A transport whose every call first waits `delay`, like a socket with nothing to read yet.
+struct Slow {
+    inner: ScriptedTransport,
+    delay: Duration,
+}
+
+impl Transport for Slow {
+    fn send(&mut self, data: &[u8]) -> Result<usize, IoError> {
+        thread::sleep(self.delay);
+        self.inner.send(data)
+    }
+
+    fn recv(&mut self, max: usize) -> Result<Vec<u8>, IoError> {
+        thread::sleep(self.delay);
+        self.inner.recv(max)
+    }
+}
+
+fn short_deadline() -> Runtime {
+    Runtime::new(Limits {
+        call_deadline: SHORT,
+        ..Limits::default()
+    })
+    .expect("runtime")
+}
+
+#[test]
+fn waiting_in_the_transport_does_not_count() {
+    // Every transport call waits 5x the deadline; the handshake and an echo still complete,
+    // and no call traps.
+    let wire = ScriptedTransport::new();
+    let slow = Slow {
+        inner: wire.clone(),
+        delay: SHORT * 5,
+    };
+    let conn = Connection::new(&short_deadline(), &client_config(pki()), slow).expect("conn");
+    let mut pair = MemPair::from_parts(conn, wire, native_server(pki(), ring_provider(None)));
+    pair.handshake().expect("no trap while the transport waits");
+    pair.peer_send(b"still here");
+    assert_eq!(pair.recv_exact(10), b"still here");
+}
+
+#[test]
+fn a_runaway_guest_call_is_stopped_and_ends_only_its_own_instance() {
+    // An RSA-4096 signature is one guest computation of well over 20 ms: the server's
+    // negotiate traps; a second connection from the same runtime, in its own instance, is
+    // untouched and completes a handshake (a few milliseconds of guest time per call).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:4096",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .output()
+        .expect("openssl is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| std::fs::read(dir.path().join(name)).expect("pem");
+    let runtime = Runtime::new(Limits {
+        call_deadline: Duration::from_millis(20),
+        ..Limits::default()
+    })
+    .expect("runtime");
+    let config = Config::server(read("cert.pem"), read("key.pem"));
+
+    let wire = ScriptedTransport::new();
+    let conn = Connection::new(&runtime, &config, wire.clone()).expect("conn");
+    let mut client = (*native_client(pki(), ring_provider(None))).clone();
+    client
+        .dangerous()
+        .set_certificate_verifier(Arc::new(AnyCert));
+    let mut pair = MemPair::server_from_parts(conn, wire, Arc::new(client));
+    let err = pair.handshake().unwrap_err();
+    assert!(err.contains("trap"), "{err}");
+    let again = pair.conn.negotiate().unwrap_err();
+    assert_eq!(again.name, "trap", "the instance is not entered again");
+
+    let wire = ScriptedTransport::new();
+    let conn = Connection::new(&runtime, &client_config(pki()), wire.clone()).expect("conn");
+    let mut healthy = MemPair::from_parts(conn, wire, native_server(pki(), ring_provider(None)));
+    healthy.handshake().expect("a healthy neighbour");
+    healthy.peer_send(b"fine");
+    assert_eq!(healthy.recv_exact(4), b"fine");
+}
+
+/// Accepts any server certificate: the test is about the server's signing time.
+#[derive(Debug)]
+struct AnyCert;
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        ring_provider(None)
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
