@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -65,32 +64,7 @@ fn a_runaway_guest_call_is_stopped_and_ends_only_its_own_instance() {
     // negotiate traps; a second connection from the same runtime, in its own instance, is
     // untouched and completes a handshake (a few milliseconds of guest time per call).
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new("openssl")
-        .current_dir(dir.path())
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:4096",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-        ])
-        .output()
-        .expect("openssl is installed (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::openssl_req_x509(dir.path(), &["-newkey", "rsa:4096"]);
     let read = |name: &str| std::fs::read(dir.path().join(name)).expect("pem");
     let runtime = Runtime::new(Limits {
         call_deadline: Duration::from_millis(20),

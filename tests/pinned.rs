@@ -96,33 +96,9 @@ fn a_different_self_signed_ca_is_not_trusted() {
 fn openssl_req_certificate_pinned_against_s_server() {
     // How people test: `openssl req -x509` (CA:TRUE by default), then the same file as --ca.
     let dir = tempfile::tempdir().expect("tempdir");
-    let status = Command::new("openssl")
-        .current_dir(dir.path())
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-        ])
-        .output()
-        .expect("openssl is installed (.ci/run installs it)");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
+    common::openssl_req_x509(
+        dir.path(),
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
     );
     let mut server = Command::new("openssl");
     server

@@ -166,6 +166,21 @@ pub enum KxGroup {
     Secp521r1,
 }
 
+/// Where 0-RTT early data stands (WIT `early-data-status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyDataStatus {
+    /// Not decided yet.
+    Pending,
+    /// Not offered (or nothing to read).
+    NotRequested,
+    /// Refused by the server.
+    Rejected,
+    /// Taken by the server; more may arrive.
+    Accepted,
+    /// Accepted, and over.
+    End,
+}
+
 /// How a connection announces its own fatal errors (WIT `alert-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AlertPolicy {
@@ -247,6 +262,14 @@ pub struct ConfigOptions {
     pub recv_multi_record: bool,
     /// recv reads ahead into a 16 KiB buffer instead of exactly one record.
     pub recv_buffering: bool,
+    /// Server: tickets sent after a full handshake (0 disables resumption).
+    pub session_tickets: u8,
+    /// Server: ticket keys, newest first; empty means a random key.
+    pub ticket_keys: Vec<Vec<u8>>,
+    /// Server: most early data accepted (0 refuses it).
+    pub max_early_data: u32,
+    /// Client: offer early data when resuming.
+    pub early_data: bool,
     /// How failures are announced.
     pub alert_policy: AlertPolicy,
     /// Upper bound of the blinding delay in seconds under [`AlertPolicy::S2n`] (0 disables it).
@@ -274,6 +297,10 @@ impl fmt::Debug for ConfigOptions {
             send_buffer_size,
             recv_multi_record,
             recv_buffering,
+            session_tickets,
+            ticket_keys,
+            max_early_data,
+            early_data,
             alert_policy,
             max_blinding_delay_secs,
         } = self;
@@ -296,6 +323,11 @@ impl fmt::Debug for ConfigOptions {
             .field("send_buffer_size", send_buffer_size)
             .field("recv_multi_record", recv_multi_record)
             .field("recv_buffering", recv_buffering)
+            .field("session_tickets", session_tickets)
+            // Ticket keys are secrets too.
+            .field("ticket_keys", &format!("<{} redacted>", ticket_keys.len()))
+            .field("max_early_data", max_early_data)
+            .field("early_data", early_data)
             .field("alert_policy", alert_policy)
             .field("max_blinding_delay_secs", max_blinding_delay_secs)
             .finish()
@@ -321,6 +353,10 @@ impl ConfigOptions {
             send_buffer_size: None,
             recv_multi_record: false,
             recv_buffering: false,
+            session_tickets: 1,
+            ticket_keys: Vec::new(),
+            max_early_data: 0,
+            early_data: false,
             alert_policy: AlertPolicy::Rfc,
             max_blinding_delay_secs: 30,
         }

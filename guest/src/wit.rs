@@ -4,8 +4,10 @@
 #![allow(missing_docs)]
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use crate::conn;
+use crate::engine;
 use crate::io;
 use crate::types;
 
@@ -15,6 +17,7 @@ wit_bindgen::generate!({
 });
 
 use exports::tlsbox::tls::tls::{self as wit, ConfigBorrow};
+use tlsbox::tls::session_store;
 use tlsbox::tls::transport;
 use tlsbox::tls::types as wtypes;
 
@@ -110,9 +113,27 @@ fn busy() -> wit::Error {
 
 impl wit::GuestConfig for ConfigResource {
     fn new(options: wit::ConfigOptions) -> Result<Self, wit::Error> {
-        conn::Config::new(&config_options(options))
+        conn::Config::with_session_store(&config_options(options), Some(Arc::new(HostSessions)))
             .map(ConfigResource)
             .map_err(error)
+    }
+}
+
+/// The host's `session-store`, where a server taking early data keeps its sessions so they
+/// resume (once) on any instance sharing the store.
+struct HostSessions;
+
+impl engine::SessionStore for HostSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        session_store::put(&key, &value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        session_store::get(key)
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        session_store::take(key)
     }
 }
 
@@ -219,6 +240,50 @@ impl wit::GuestConnection for ConnectionResource {
     fn alert_received(&self) -> Option<u8> {
         self.read(None, |c| c.alert_received())
     }
+
+    fn send_early_data(&self, data: Vec<u8>) -> Result<wit::Progress, wit::Error> {
+        let progress = self.call(|c| c.send_early_data(&data))?;
+        Ok(progress_out(progress))
+    }
+
+    fn recv_early_data(&self, max: u32) -> Result<wit::Received, wit::Error> {
+        let received = self.call(|c| c.recv_early_data(max as usize))?;
+        Ok(wit::Received {
+            data: received.data,
+            blocked: blocked(received.blocked),
+        })
+    }
+
+    fn early_data_status(&self) -> wtypes::EarlyDataStatus {
+        let status = self.call(|c| Ok(c.early_data_status()));
+        match status.unwrap_or(types::EarlyDataStatus::NotRequested) {
+            types::EarlyDataStatus::Pending => wtypes::EarlyDataStatus::Pending,
+            types::EarlyDataStatus::NotRequested => wtypes::EarlyDataStatus::NotRequested,
+            types::EarlyDataStatus::Rejected => wtypes::EarlyDataStatus::Rejected,
+            types::EarlyDataStatus::Accepted => wtypes::EarlyDataStatus::Accepted,
+            types::EarlyDataStatus::End => wtypes::EarlyDataStatus::End,
+        }
+    }
+
+    fn max_early_data_size(&self) -> u32 {
+        let size = self.call(|c| Ok(c.max_early_data_size())).unwrap_or(0);
+        u32::try_from(size).unwrap_or(u32::MAX)
+    }
+
+    fn remaining_early_data_size(&self) -> u32 {
+        let size = self
+            .call(|c| Ok(c.remaining_early_data_size()))
+            .unwrap_or(0);
+        u32::try_from(size).unwrap_or(u32::MAX)
+    }
+
+    fn reject_early_data(&self) -> Result<(), wit::Error> {
+        self.call(|c| c.reject_early_data())
+    }
+
+    fn session_resumed(&self) -> bool {
+        self.read(false, |c| c.session_resumed())
+    }
 }
 
 fn progress_out(p: types::Progress) -> wit::Progress {
@@ -294,6 +359,10 @@ fn config_options(o: wit::ConfigOptions) -> types::ConfigOptions {
         send_buffer_size: o.send_buffer_size,
         recv_multi_record: o.recv_multi_record,
         recv_buffering: o.recv_buffering,
+        session_tickets: o.session_tickets.unwrap_or(1),
+        ticket_keys: o.ticket_keys,
+        max_early_data: o.max_early_data,
+        early_data: o.early_data,
         alert_policy: match o.alert_policy {
             wtypes::AlertPolicy::Rfc => types::AlertPolicy::Rfc,
             wtypes::AlertPolicy::S2n => types::AlertPolicy::S2n,

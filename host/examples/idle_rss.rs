@@ -1,1 +1,130 @@
-fn main() {}
+//! Host RSS per idle connection: `cargo run --release -p tlsbox --example idle_rss`.
+//!
+//! Opens 1, 100, 1,000 and 10,000 connections (cumulatively) from tlsbox clients (one
+//! guest instance each) to a native tokio-rustls server over in-memory pipes, handshakes
+//! and echoes once on each, leaves them idle, and prints the resident set growth per
+//! connection. The native server's own state is included, so the figure is an upper bound
+//! for the tlsbox side.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tlsbox::pki::Pki;
+use tlsbox::{Config, Runtime, TlsConnector, TlsStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream as NativeStream;
+
+type Pair = (TlsStream<DuplexStream>, NativeStream<DuplexStream>);
+
+/// Resident set size of this process, in bytes (Linux `/proc/self/statm`).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Memory mappings of this process (Linux allows 65,530 by default, `vm.max_map_count`).
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> std::io::Result<()> {
+    let pki = Pki::generate(&["localhost"]).map_err(std::io::Error::other)?;
+    let certs = CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?;
+    let key = PrivateKeyDer::from_pem_slice(pki.server_key_pem.as_bytes())
+        .map_err(std::io::Error::other)?;
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(std::io::Error::other)?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(std::io::Error::other)?;
+    let acceptor = TlsAcceptor::from(Arc::new(server));
+    let runtime = Runtime::shared()?;
+    let connector = TlsConnector::new(
+        &runtime,
+        Config::client("localhost").trust(pki.ca_pem.as_bytes()),
+    );
+    println!("pooling allocator: {}", runtime.is_pooled());
+
+    // Warm up (one connection, dropped) so the baseline includes the compiled component.
+    drop(open(&acceptor, &connector, 1).await?);
+    let base = rss();
+    println!("baseline RSS: {:.1} MiB", base as f64 / (1 << 20) as f64);
+    println!(
+        "{:>12} {:>12} {:>16}",
+        "connections", "RSS (MiB)", "per connection"
+    );
+    let mut held: Vec<Pair> = Vec::new();
+    for target in [1usize, 100, 1_000, 2_000, 5_000, 10_000] {
+        // In batches, as connections arrive at a server.
+        while held.len() < target {
+            let batch = (target - held.len()).min(1_000);
+            match open(&acceptor, &connector, batch).await {
+                Ok(more) => held.extend(more),
+                Err(e) => {
+                    // Typically the process's mapping limit (`vm.max_map_count`, 65,530 by
+                    // default): see `mappings`.
+                    println!("stopped at {} connections: {e}", held.len());
+                    return Ok(());
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = rss();
+        println!(
+            "{:>12} {:>12.1} {:>12.1} KiB {:>10}",
+            held.len(),
+            now as f64 / (1 << 20) as f64,
+            now.saturating_sub(base) as f64 / held.len() as f64 / 1024.0,
+            mappings(),
+        );
+    }
+    Ok(())
+}
+
+/// `n` handshaken connections that have echoed once.
+async fn open(
+    acceptor: &TlsAcceptor,
+    connector: &TlsConnector,
+    n: usize,
+) -> std::io::Result<Vec<Pair>> {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let (a, b) = tokio::io::duplex(16 << 10);
+        let (acceptor, connector) = (acceptor.clone(), connector.clone());
+        tasks.push(tokio::spawn(async move {
+            let server = tokio::spawn(async move {
+                let mut tls = acceptor.accept(b).await?;
+                let mut buf = [0; 4];
+                tls.read_exact(&mut buf).await?;
+                tls.write_all(&buf).await?;
+                tls.flush().await?;
+                std::io::Result::Ok(tls)
+            });
+            let mut client = connector.connect(a).await?;
+            client.write_all(b"ping").await?;
+            client.flush().await?;
+            let mut buf = [0; 4];
+            client.read_exact(&mut buf).await?;
+            let server = server.await.map_err(std::io::Error::other)??;
+            std::io::Result::Ok((client, server))
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for task in tasks {
+        out.push(task.await.map_err(std::io::Error::other)??);
+    }
+    Ok(out)
+}

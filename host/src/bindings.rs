@@ -16,10 +16,10 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::tlsbox::tls::tls::{
+pub use self::exports::tlsbox::tls::tls::{
     ConfigOptions, KeyUpdateCounts, Progress, Received, SessionInfo,
 };
-pub use tlsbox::tls::types::{
-    AlertPolicy, Blocked, CipherSuite, ClientAuth, Error as WitError, ErrorKind, IoError, KxGroup,
-    ProtocolVersion, RecordSizing, Role,
+pub use self::tlsbox::tls::types::{
+    AlertPolicy, Blocked, CipherSuite, ClientAuth, EarlyDataStatus, Error as WitError, ErrorKind,
+    IoError, KxGroup, ProtocolVersion, RecordSizing, Role,
 };

@@ -38,6 +38,13 @@ impl fmt::Debug for Config {
             .field("send_buffer_size", &o.send_buffer_size)
             .field("recv_multi_record", &o.recv_multi_record)
             .field("recv_buffering", &o.recv_buffering)
+            .field("session_tickets", &o.session_tickets)
+            .field(
+                "ticket_keys",
+                &format!("<{} redacted>", o.ticket_keys.len()),
+            )
+            .field("max_early_data", &o.max_early_data)
+            .field("early_data", &o.early_data)
             .field("alert_policy", &o.alert_policy)
             .field("max_blinding_delay_secs", &o.max_blinding_delay_secs)
             .finish()
@@ -75,6 +82,10 @@ impl Config {
                 send_buffer_size: None,
                 recv_multi_record: false,
                 recv_buffering: false,
+                session_tickets: None,
+                ticket_keys: Vec::new(),
+                max_early_data: 0,
+                early_data: false,
                 alert_policy: AlertPolicy::Rfc,
                 max_blinding_delay_secs: None,
             },
@@ -159,6 +170,39 @@ impl Config {
     /// Receive buffering: `recv` reads ahead up to 16 KiB per transport call.
     pub fn recv_buffering(mut self, enabled: bool) -> Self {
         self.options.recv_buffering = enabled;
+        self
+    }
+
+    /// Servers: TLS 1.3 session tickets sent after each full handshake (default 1; 0 turns
+    /// resumption off).
+    pub fn session_tickets(mut self, count: u8) -> Self {
+        self.options.session_tickets = Some(count);
+        self
+    }
+
+    /// Servers: 32-byte ticket keys, newest first (the first seals, all open). Endpoints and
+    /// processes given the same keys resume each other's sessions; rotate by prepending.
+    /// Without keys each endpoint seals under a random key of its own.
+    pub fn ticket_keys<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<Vec<u8>>,
+    {
+        self.options.ticket_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Servers: accept up to `bytes` of 0-RTT early data per connection (0, the default,
+    /// refuses it). Sessions then become single-use state inside the endpoint, so a replayed
+    /// 0-RTT flight has its early data rejected; see the README's early-data section.
+    pub fn max_early_data(mut self, bytes: u32) -> Self {
+        self.options.max_early_data = bytes;
+        self
+    }
+
+    /// Clients: offer 0-RTT early data when resuming a session that allows it.
+    pub fn early_data(mut self, enabled: bool) -> Self {
+        self.options.early_data = enabled;
         self
     }
 

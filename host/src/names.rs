@@ -1,7 +1,7 @@
 //! Standard names for the negotiated parameters (IANA / OpenSSL spelling), for logs and
 //! summaries.
 
-use crate::bindings::{CipherSuite, KxGroup, ProtocolVersion};
+use crate::bindings::{CipherSuite, EarlyDataStatus, KxGroup, ProtocolVersion};
 
 impl ProtocolVersion {
     /// `TLSv1.2` or `TLSv1.3`, as OpenSSL prints them.
@@ -46,6 +46,19 @@ impl KxGroup {
             KxGroup::Secp256r1 => "secp256r1",
             KxGroup::Secp384r1 => "secp384r1",
             KxGroup::Secp521r1 => "secp521r1",
+        }
+    }
+}
+
+impl EarlyDataStatus {
+    /// The WIT name: `pending`, `not-requested`, `rejected`, `accepted` or `end`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EarlyDataStatus::Pending => "pending",
+            EarlyDataStatus::NotRequested => "not-requested",
+            EarlyDataStatus::Rejected => "rejected",
+            EarlyDataStatus::Accepted => "accepted",
+            EarlyDataStatus::End => "end",
         }
     }
 }

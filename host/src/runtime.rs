@@ -1,25 +1,45 @@
 //! The wasmtime embedding: one shared engine and pre-instantiated component, and a store
-//! per endpoint with a memory limit and a per-call deadline on guest execution.
+//! per instance with a memory limit and a per-call deadline on guest execution.
+//!
+//! Guest calls are async (`call_async`): every epoch tick a running call yields to the
+//! executor, so one busy connection cannot starve the others on the same thread, and the
+//! per-call deadline counts only the time the guest actually runs — not the time it waits
+//! in a transport call, nor the time it sits suspended at a yield.
 
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, UpdateDeadline,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{self, EndpointPre, IoError};
 use crate::error::Error;
-use crate::transport::SocketSlot;
+use crate::transport::{AsyncTransport, SocketSlot};
 
 /// The guest component, built by `build.rs`.
 const GUEST_WASM: &[u8] = include_bytes!(env!("TLSBOX_GUEST_WASM"));
 
-/// How often the epoch advances; per-call deadlines are counted in these ticks.
+/// How often the epoch advances: the slice after which a running guest call yields, and
+/// the unit the per-call deadline is checked in.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Limits applied to every endpoint's store.
+/// Instance slots the pooling allocator reserves: one per connection, with room for a
+/// server and its clients in one process at ten thousand connections (address space only:
+/// a slot costs memory once an instance touches it).
+/// Each store also keeps the fiber stack of its last guest call, so stacks are pooled per
+/// slot too; a stack's guard page is a separate mapping, and Linux allows 65,530 mappings
+/// per process by default, which bounds the slot count.
+const POOL_SLOTS: u32 = 16_384;
+
+/// Limits applied to every instance's store.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Largest linear memory a guest instance may grow to.
@@ -39,7 +59,11 @@ impl Default for Limits {
     }
 }
 
-/// The compiled component and everything shared between endpoints. Cheap to clone.
+/// The compiled component and everything shared between instances. Cheap to clone.
+///
+/// One runtime serves any number of connections, blocking and async alike; each
+/// connection gets its own instance (store, linear memory) from the shared
+/// pre-instantiated component.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
@@ -49,17 +73,27 @@ struct Inner {
     engine: Engine,
     pre: EndpointPre<HostState>,
     limits: Limits,
+    pooled: bool,
 }
 
 impl Runtime {
     /// Compiles the embedded component with `limits`.
+    ///
+    /// Instances come from wasmtime's pooling allocator (linear memories initialised
+    /// copy-on-write, so an instance costs only the pages it touches), sized for
+    /// 16,384 instances of at most `limits.memory_bytes` each; if the address space for
+    /// the pool cannot be reserved, instances are allocated on demand instead.
     pub fn new(limits: Limits) -> Result<Self, Error> {
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(Error::trap)?;
+        let (engine, pooled) = match Engine::new(&engine_config(&limits, true)) {
+            Ok(engine) => (engine, true),
+            Err(_) => (
+                Engine::new(&engine_config(&limits, false)).map_err(Error::trap)?,
+                false,
+            ),
+        };
         let component = Component::new(&engine, GUEST_WASM).map_err(Error::trap)?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::trap)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::trap)?;
         bindings::Endpoint::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(Error::trap)?;
         let pre = EndpointPre::new(linker.instantiate_pre(&component).map_err(Error::trap)?)
@@ -70,6 +104,7 @@ impl Runtime {
                 engine,
                 pre,
                 limits,
+                pooled,
             }),
         })
     }
@@ -82,8 +117,22 @@ impl Runtime {
             .clone()
     }
 
+    /// The limits every instance of this runtime gets.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// Whether instances come from the pooling allocator (false: it could not reserve its
+    /// address space and instances are allocated on demand).
+    pub fn is_pooled(&self) -> bool {
+        self.inner.pooled
+    }
+
     /// A fresh store and instance.
-    pub(crate) fn instantiate(&self) -> Result<(Store<HostState>, bindings::Endpoint), Error> {
+    pub(crate) async fn instantiate(
+        &self,
+    ) -> Result<(Store<HostState>, bindings::Endpoint), Error> {
+        let clock = Arc::new(Mutex::new(CallClock::new(self.inner.limits.call_deadline)));
         let state = HostState {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
@@ -93,77 +142,140 @@ impl Runtime {
                     .build(),
                 peak_memory: 0,
             },
-            clock: CallClock::new(self.inner.limits.call_deadline),
+            clock,
+            registered: false,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
-        // Each time the epoch deadline passes, charge only the guest's own time: a call that
-        // spent its time waiting in the transport is given the rest of its budget.
-        store.epoch_deadline_callback(|store| match store.data().clock.guest_time_left() {
-            Some(left) => Ok(UpdateDeadline::Continue(ticks(left))),
-            None => Err(wasmtime::format_err!(
-                "the guest call ran past its deadline"
-            )),
+        // Each epoch tick: stop a call whose guest time is spent; otherwise yield to the
+        // executor with the clock paused until the call is polled again.
+        store.epoch_deadline_callback(|store| {
+            let clock = store.data().clock.clone();
+            let mut guard = lock(&clock);
+            if guard.guest_time_left().is_none() {
+                return Err(wasmtime::format_err!(
+                    "the guest call ran past its deadline"
+                ));
+            }
+            guard.pause();
+            drop(guard);
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(Resume::new(clock))))
         });
         self.arm_deadline(&mut store);
         let instance = self
             .inner
             .pre
-            .instantiate(&mut store)
+            .instantiate_async(&mut store)
+            .await
             .map_err(Error::trap)?;
         Ok((store, instance))
     }
 
     /// Restarts the per-call deadline; called before every guest call.
     pub(crate) fn arm_deadline(&self, store: &mut Store<HostState>) {
-        store.data_mut().clock.start();
-        store.set_epoch_deadline(ticks(self.inner.limits.call_deadline));
+        lock(&store.data().clock).start();
+        store.data_mut().registered = false;
+        store.set_epoch_deadline(1);
     }
 }
 
-/// Epoch ticks for `time`, at least one.
-fn ticks(time: Duration) -> u64 {
-    u64::try_from(time.as_millis() / EPOCH_TICK.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
+/// The engine configuration: async calls, epoch interruption, and (when `pooled`) the
+/// pooling allocator sized for [`POOL_SLOTS`] instances.
+fn engine_config(limits: &Limits, pooled: bool) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true);
+    // Reserve only what an instance may use: the default 4 GiB per memory would make a
+    // pool of ten thousand instances 40 TiB of address space.
+    let memory = (limits.memory_bytes as u64)
+        .next_multiple_of(1 << 16)
+        .max(1 << 16);
+    config.memory_reservation(memory);
+    config.memory_init_cow(true);
+    if pooled {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 8)
+            .total_memories(POOL_SLOTS * 2)
+            .total_tables(POOL_SLOTS * 8)
+            .total_stacks(POOL_SLOTS)
+            .max_memory_size(memory as usize);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
 }
 
-/// How long the current guest call has computed: wall time since it started, less the time
-/// spent inside transport calls.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long the current guest call has computed: time while it is being polled, less the
+/// time spent inside transport calls.
 struct CallClock {
     deadline: Duration,
-    started: Instant,
-    in_transport: Duration,
+    spent: Duration,
+    running_since: Option<Instant>,
 }
 
 impl CallClock {
     fn new(deadline: Duration) -> Self {
         CallClock {
             deadline,
-            started: Instant::now(),
-            in_transport: Duration::ZERO,
+            spent: Duration::ZERO,
+            running_since: None,
         }
     }
 
     fn start(&mut self) {
-        self.started = Instant::now();
-        self.in_transport = Duration::ZERO;
+        self.spent = Duration::ZERO;
+        self.running_since = Some(Instant::now());
     }
 
-    /// Runs a transport call off the guest's clock.
-    fn off_clock<T>(&mut self, f: impl FnOnce() -> T) -> T {
-        let begun = Instant::now();
-        let out = f();
-        self.in_transport += begun.elapsed();
-        out
+    fn pause(&mut self) {
+        if let Some(since) = self.running_since.take() {
+            self.spent += since.elapsed();
+        }
+    }
+
+    fn resume(&mut self) {
+        self.running_since.get_or_insert_with(Instant::now);
     }
 
     /// Guest time left in this call's budget, or `None` once it is spent.
     fn guest_time_left(&self) -> Option<Duration> {
-        let guest = self.started.elapsed().saturating_sub(self.in_transport);
+        let guest = self.spent + self.running_since.map_or(Duration::ZERO, |t| t.elapsed());
         self.deadline
             .checked_sub(guest)
             .filter(|left| !left.is_zero())
+    }
+}
+
+/// The yield at an epoch tick: pending once (waking its task), then restarts the clock.
+struct Resume {
+    clock: Arc<Mutex<CallClock>>,
+    yielded: bool,
+}
+
+impl Resume {
+    fn new(clock: Arc<Mutex<CallClock>>) -> Self {
+        Resume {
+            clock,
+            yielded: false,
+        }
+    }
+}
+
+impl Future for Resume {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            lock(&self.clock).resume();
+            Poll::Ready(())
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
     }
 }
 
@@ -187,7 +299,10 @@ pub(crate) struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
     limits: Limiter,
-    clock: CallClock,
+    clock: Arc<Mutex<CallClock>>,
+    /// Whether a transport poll in the current guest call returned pending, i.e. the
+    /// calling task's waker is registered for readiness.
+    registered: bool,
 }
 
 /// wasmtime's store limits, plus the largest linear memory the instance has grown to.
@@ -245,17 +360,51 @@ impl HostState {
             .map_err(|e| Error::trap(wasmtime::Error::from(e)))
     }
 
-    /// Runs `f` on the transport behind `socket`, off the guest's clock.
-    fn with_transport<T>(
+    /// Whether the last guest call left the calling task's waker registered with the
+    /// transport (a poll returned pending). A `blocked` result without it must be retried
+    /// rather than waited on: nothing would wake the task.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
+    pub(crate) fn registered(&self) -> bool {
+        self.registered
+    }
+
+    /// The transport behind the socket whose table index is `rep`, for host-side calls
+    /// (flush, shutdown) between guest calls.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
+    pub(crate) fn transport(&mut self, rep: u32) -> Option<&mut dyn AsyncTransport> {
+        let slot = self
+            .table
+            .get_mut(&Resource::<SocketSlot>::new_borrow(rep))
+            .ok()?;
+        Some(&mut *slot.0)
+    }
+
+    /// Polls the transport behind `socket` once, off the guest's clock. Not ready is
+    /// would-block at once: the waker is registered and the guest call returns `blocked`,
+    /// so the store is never held while the I/O waits.
+    async fn poll_transport<T>(
         &mut self,
         socket: &Resource<SocketSlot>,
-        f: impl FnOnce(&mut SocketSlot) -> Result<T, IoError>,
+        mut f: impl FnMut(&mut dyn AsyncTransport, &mut Context<'_>) -> Poll<Result<T, IoError>>,
     ) -> Result<T, IoError> {
         let slot = self
             .table
             .get_mut(socket)
             .map_err(|e| IoError::Other(format!("unknown socket handle: {e}")))?;
-        self.clock.off_clock(|| f(slot))
+        let clock = self.clock.clone();
+        lock(&clock).pause();
+        let out = std::future::poll_fn(|cx| {
+            Poll::Ready(match f(&mut *slot.0, cx) {
+                Poll::Ready(result) => result,
+                Poll::Pending => {
+                    self.registered = true;
+                    Err(IoError::WouldBlock)
+                }
+            })
+        })
+        .await;
+        lock(&clock).resume();
+        out
     }
 }
 
@@ -273,18 +422,21 @@ impl bindings::tlsbox::tls::types::Host for HostState {}
 impl bindings::tlsbox::tls::transport::Host for HostState {}
 
 impl bindings::tlsbox::tls::transport::HostSocket for HostState {
-    fn send(&mut self, socket: Resource<SocketSlot>, data: Vec<u8>) -> Result<u32, IoError> {
-        let n = self.with_transport(&socket, |slot| slot.0.send(&data))?;
+    async fn send(&mut self, socket: Resource<SocketSlot>, data: Vec<u8>) -> Result<u32, IoError> {
+        let n = self
+            .poll_transport(&socket, |t, cx| t.poll_send(cx, &data))
+            .await?;
         // A transport cannot take more than it was offered; pass the claim on unclamped
         // only when it fits, and let the guest report an over-claim.
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    fn recv(&mut self, socket: Resource<SocketSlot>, max: u32) -> Result<Vec<u8>, IoError> {
-        self.with_transport(&socket, |slot| slot.0.recv(max as usize))
+    async fn recv(&mut self, socket: Resource<SocketSlot>, max: u32) -> Result<Vec<u8>, IoError> {
+        self.poll_transport(&socket, |t, cx| t.poll_recv(cx, max as usize))
+            .await
     }
 
-    fn drop(&mut self, socket: Resource<SocketSlot>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, socket: Resource<SocketSlot>) -> wasmtime::Result<()> {
         self.table.delete(socket)?;
         Ok(())
     }

@@ -43,34 +43,17 @@ fn write_pki(dir: &Path) -> Pki {
     pki
 }
 
-/// Starts `tlsbox server` on an ephemeral port and returns it with the address it printed.
+/// Starts `tlsbox server` on an ephemeral port and returns it with the address it printed;
+/// its later log lines go to the test's stderr.
 fn server(dir: &Path, extra: &[&str]) -> (Process, String) {
-    let mut child = Command::new(BIN)
-        .args(["server", "127.0.0.1:0", "--cert"])
-        .arg(dir.join("cert.pem"))
-        .arg("--key")
-        .arg(dir.join("key.pem"))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tlsbox: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let (process, addr, log) = server_with_log(dir, extra);
     // Keep draining: a full pipe would block the server's next log line.
     thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
+        for line in log {
             eprintln!("server: {line}");
         }
     });
-    (Process(child), addr)
+    (process, addr)
 }
 
 fn client(dir: &Path, addr: &str, input: &[u8]) -> Output {
@@ -581,4 +564,131 @@ fn client_accepts_sizing_and_alert_flags() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, message);
+}
+
+/// Starts `tlsbox server` on an ephemeral port; returns it, the address it printed, and its
+/// later stderr lines.
+fn server_with_log(dir: &Path, extra: &[&str]) -> (Process, String, mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .args(["server", "127.0.0.1:0", "--cert"])
+        .arg(dir.join("cert.pem"))
+        .arg("--key")
+        .arg(dir.join("key.pem"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("tlsbox: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Process(child), addr, rx)
+}
+
+/// Runs `openssl s_client -quiet` against `addr` with `args`, writes `input` and returns its
+/// stdout once the echo of `until` is in it (or a minute has passed).
+fn s_client_echo(dir: &Path, addr: &str, args: &[&str], input: &[u8], until: &[u8]) -> Vec<u8> {
+    let mut child = Process(
+        Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "s_client",
+                "-quiet",
+                "-servername",
+                "localhost",
+                "-CAfile",
+                "ca.pem",
+            ])
+            .arg("-connect")
+            .arg(addr)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl is installed"),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    let mut stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !out.windows(until.len()).any(|w| w == until) && Instant::now() < deadline {
+        if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+            out.extend(chunk);
+        }
+    }
+    // Give the session ticket (it follows the handshake) a moment, then hang up: with
+    // -quiet, s_client ignores the end of its input, so it is killed (`Process`'s drop).
+    thread::sleep(Duration::from_millis(300));
+    drop(stdin);
+    drop(child);
+    out
+}
+
+#[test]
+fn openssl_s_client_early_data_accepted_by_the_server() {
+    // OpenSSL's habits: -sess_out, then -sess_in with -early_data. Each connection runs in
+    // its own instance; the session store is the process's, so the second resumes.
+    let dir = tempfile::tempdir().unwrap();
+    write_pki(dir.path());
+    std::fs::write(dir.path().join("early.txt"), b"early data\n").unwrap();
+    let (_server, addr, log) = server_with_log(dir.path(), &["--early-data"]);
+    let first = s_client_echo(
+        dir.path(),
+        &addr,
+        &["-sess_out", "sess.pem"],
+        b"first\n",
+        b"first\n",
+    );
+    assert_eq!(first, b"first\n");
+    assert!(
+        dir.path().join("sess.pem").exists(),
+        "s_client saved the session"
+    );
+    let second = s_client_echo(
+        dir.path(),
+        &addr,
+        &["-sess_in", "sess.pem", "-early_data", "early.txt"],
+        b"late\n",
+        b"late\n",
+    );
+    assert_eq!(
+        second, b"early data\nlate\n",
+        "early data first, then the rest"
+    );
+    let reports: Vec<String> = log
+        .try_iter()
+        .filter(|l| l.contains("early data"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(
+        reports[0].ends_with("early data not-requested: 0 bytes"),
+        "{reports:?}"
+    );
+    assert!(
+        reports[1].ends_with("early data accepted: 11 bytes"),
+        "{reports:?}"
+    );
 }

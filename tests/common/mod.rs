@@ -336,3 +336,23 @@ pub fn native_client_exchange(config: Arc<ClientConfig>, addr: &str, data: &[u8]
     let _ = tls.flush();
     back
 }
+
+/// `openssl req -x509` for localhost into `dir` (`cert.pem`, `key.pem`), with the key
+/// options `newkey` (e.g. `["-newkey", "rsa:4096"]`): a self-signed CA:TRUE certificate,
+/// as people make them for testing.
+pub fn openssl_req_x509(dir: &std::path::Path, newkey: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(["req", "-x509"])
+        .args(newkey)
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .output()
+        .expect("openssl is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -3,20 +3,23 @@
 //! rules R1-R82; the rule numbers are cited where they decide something).
 
 mod blinding;
+mod early_data;
 mod records;
 mod recv;
 mod send;
 mod shutdown;
 mod sizing;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{EngineConfig, Session};
+use crate::engine::{EngineConfig, Session, SessionStore};
 use crate::io::{Socket, Wire};
 use crate::types::{
     AlertPolicy, Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo,
 };
 use blinding::Blinding;
+use early_data::EarlyData;
 use records::{RecordLimits, RecordReader};
 use sizing::{MIN_SEND_BUFFER, Sizing};
 
@@ -35,11 +38,21 @@ pub struct Config {
     recv_buffering: bool,
     alert_policy: AlertPolicy,
     max_blinding_delay: Duration,
+    max_early_data: usize,
 }
 
 impl Config {
     /// Validates `options` and builds the engine configuration once.
     pub fn new(options: &ConfigOptions) -> Result<Self, Error> {
+        Config::with_session_store(options, None)
+    }
+
+    /// As [`Config::new`]; a server taking early data keeps its sessions in `sessions`
+    /// (shared beyond this config) instead of its own memory.
+    pub fn with_session_store(
+        options: &ConfigOptions,
+        sessions: Option<Arc<dyn SessionStore>>,
+    ) -> Result<Self, Error> {
         let mut max_fragment = options.record_sizing.max_fragment();
         if let Some(limit) = options.max_fragment_length {
             if !(512..=16384).contains(&limit) {
@@ -59,12 +72,13 @@ impl Config {
             ));
         }
         Ok(Config {
-            engine: EngineConfig::build(options)?,
+            engine: EngineConfig::build(options, sessions)?,
             max_fragment,
             send_buffer,
             recv_multi_record: options.recv_multi_record,
             recv_buffering: options.recv_buffering,
             alert_policy: options.alert_policy,
+            max_early_data: options.max_early_data as usize,
             // Blinding belongs to s2n's policy; with AEAD-only suites and constant-time tag
             // checks the RFC policy has nothing to hide by waiting.
             max_blinding_delay: match options.alert_policy {
@@ -109,14 +123,17 @@ pub struct Connection<S> {
     /// shutdown has queued our closing alert.
     close_sent: bool,
     alert_policy: AlertPolicy,
+    early: EarlyData,
 }
 
 impl<S: Socket> Connection<S> {
     /// A connection over `socket`; no I/O happens until the first call.
     pub fn new(config: &Config, socket: S) -> Result<Self, Error> {
+        let mut session = Session::new(&config.engine, config.alert_policy)?;
+        let early = EarlyData::new(session.early_data_left(), config.max_early_data);
         Ok(Connection {
             wire: Wire::new(socket),
-            session: Session::new(&config.engine, config.alert_policy)?,
+            session,
             sizing: Sizing::new(config.max_fragment, config.send_buffer),
             out: Vec::new(),
             out_pos: 0,
@@ -131,6 +148,7 @@ impl<S: Socket> Connection<S> {
             alert_received: None,
             close_sent: false,
             alert_policy: config.alert_policy,
+            early,
         })
     }
 

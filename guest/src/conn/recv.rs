@@ -39,7 +39,11 @@ impl<S: Socket> Connection<S> {
         if max == 0 {
             return Ok(self.received(Vec::new()));
         }
-        let mut out = Vec::new();
+        // Early data the server application left unread comes first.
+        let mut out = self.take_leftover_early_data(max);
+        if !out.is_empty() {
+            return Ok(self.received(out));
+        }
         loop {
             if self.session.plaintext_len() > 0 {
                 out.extend(self.session.read_plaintext(max - out.len()));

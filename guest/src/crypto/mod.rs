@@ -35,7 +35,7 @@ pub use suites::{
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
 };
-pub use ticketer::ticketer;
+pub use ticketer::{ticketer, ticketer_with_keys};
 pub use verify::SUPPORTED_SIG_ALGS;
 
 /// Every cipher suite, in our default preference order: TLS 1.3 before TLS 1.2, and within

@@ -10,6 +10,7 @@ use rustls::Error;
 use rustls::crypto::GetRandomFailed;
 use rustls::server::ProducesTickets;
 use rustls::ticketer::TicketRotator;
+use sha2::{Digest, Sha256};
 
 /// How long one ticket key issues tickets, in seconds; rustls accepts a ticket for at most twice
 /// this. Matches rustls's ring and aws-lc-rs ticketers.
@@ -33,6 +34,44 @@ fn make_ticketer() -> Result<Box<dyn ProducesTickets>, GetRandomFailed> {
     Ok(Box::new(AeadTicketer::new()?))
 }
 
+/// The longest ticket a keyed ticketer opens: another instance with the same keys may have
+/// issued it, so the length of our own tickets is no bound (a ticket holding a client
+/// certificate chain runs to a few KiB).
+const MAX_KEYED_TICKET_LEN: usize = 16 * 1024;
+
+/// A session-ticket encrypter under caller-supplied 32-byte keys, newest first: the first
+/// seals, every one opens. Instances given the same keys open each other's tickets, across
+/// restarts too; the caller rotates by prepending a new key and later dropping the oldest.
+pub fn ticketer_with_keys(keys: &[[u8; 32]]) -> Arc<dyn ProducesTickets> {
+    Arc::new(KeyedTicketer(
+        keys.iter()
+            .map(|key| AeadTicketer::from_key(key, MAX_KEYED_TICKET_LEN))
+            .collect(),
+    ))
+}
+
+/// Tickets sealed by the first key, opened by any.
+#[derive(Debug)]
+struct KeyedTicketer(Vec<AeadTicketer>);
+
+impl ProducesTickets for KeyedTicketer {
+    fn enabled(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    fn lifetime(&self) -> u32 {
+        TICKET_LIFETIME_SECS
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.0.first()?.encrypt(plain)
+    }
+
+    fn decrypt(&self, ticket: &[u8]) -> Option<Vec<u8>> {
+        self.0.iter().find_map(|t| t.decrypt(ticket))
+    }
+}
+
 /// Tickets are `key_name || nonce || ciphertext || tag`, the key name bound in as AAD.
 struct AeadTicketer {
     cipher: ChaCha20Poly1305,
@@ -43,6 +82,21 @@ struct AeadTicketer {
 }
 
 impl AeadTicketer {
+    /// A ticketer under `key`, named by a hash of it so every holder of the key agrees.
+    fn from_key(key: &[u8; 32], max_ticket_len: usize) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"tlsbox ticket key name")
+            .chain_update(key)
+            .finalize();
+        let mut key_name = [0u8; KEY_NAME_LEN];
+        key_name.copy_from_slice(&digest[..KEY_NAME_LEN]);
+        Self {
+            cipher: ChaCha20Poly1305::new(&(*key).into()),
+            key_name,
+            max_ticket_len: AtomicUsize::new(max_ticket_len),
+        }
+    }
+
     fn new() -> Result<Self, GetRandomFailed> {
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(key.as_mut_slice()).map_err(|_| GetRandomFailed)?;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{
+    ProducesTickets, ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier,
+};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -33,14 +35,56 @@ pub enum EngineConfig {
     },
 }
 
+/// Where a server keeps the sessions it resumes with early data: storage that outlives the
+/// instance (the host's `session-store` in the component).
+pub trait SessionStore: Send + Sync {
+    /// Keeps `value` under `key`; false if not kept.
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool;
+    /// The value under `key`, kept.
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// The value under `key`, removed.
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// A [`SessionStore`] as rustls's server session storage.
+struct Sessions(Arc<dyn SessionStore>);
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sessions")
+    }
+}
+
+impl StoresServerSessions for Sessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.put(key, value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.get(key)
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.take(key)
+    }
+
+    fn can_cache(&self) -> bool {
+        true
+    }
+}
+
 impl EngineConfig {
-    /// Validates `options` and builds the rustls configuration.
-    pub fn build(options: &ConfigOptions) -> Result<Self, Error> {
+    /// Validates `options` and builds the rustls configuration. A server taking early data
+    /// keeps its sessions in `sessions`, or in the config's own memory without one.
+    pub fn build(
+        options: &ConfigOptions,
+        sessions: Option<Arc<dyn SessionStore>>,
+    ) -> Result<Self, Error> {
         let provider = Arc::new(provider_for(options)?);
         let versions = versions_for(options);
         match options.role {
             Role::Client => build_client(options, provider, &versions),
-            Role::Server => build_server(options, provider, &versions),
+            Role::Server => build_server(options, provider, &versions, sessions),
         }
     }
 }
@@ -136,6 +180,7 @@ fn build_client(
             .map_err(|e| internal("bad-private-key", e))?
     };
     config.alpn_protocols = alpn(options);
+    config.enable_early_data = options.early_data;
     Ok(EngineConfig::Client {
         config: Arc::new(config),
         server_name,
@@ -146,6 +191,7 @@ fn build_server(
     options: &ConfigOptions,
     provider: Arc<CryptoProvider>,
     versions: &[&'static SupportedProtocolVersion],
+    sessions: Option<Arc<dyn SessionStore>>,
 ) -> Result<EngineConfig, Error> {
     if options.certificate_chain.is_empty() {
         return Err(Error::usage(
@@ -184,12 +230,42 @@ fn build_server(
         .map_err(|e| internal("bad-private-key", e))?;
     config.alpn_protocols = alpn(options);
     // s2n sends one NewSessionTicket by default (R68); rustls would send two.
-    config.send_tls13_tickets = 1;
+    config.send_tls13_tickets = usize::from(options.session_tickets);
+    if options.max_early_data > 0 {
+        // rustls takes early data only with single-use, stateful resumption (RFC 8446 §8.1):
+        // tickets name sessions in a store, taken on first use, so a replayed ClientHello
+        // finds nothing and gets a full handshake without early data.
+        config.max_early_data_size = options.max_early_data;
+        config.session_storage = match sessions {
+            Some(store) => Arc::new(Sessions(store)),
+            None => ServerSessionMemoryCache::new(SESSION_CACHE_SIZE),
+        };
+    } else if options.session_tickets > 0 {
+        // Stateless tickets sealed under the caller's keys, so instances and restarts with
+        // the same keys resume each other's sessions.
+        config.ticketer = ticketer(&options.ticket_keys)?;
+    }
     // Our order decides (as in s2n): ChaCha20-Poly1305 first is what keeps a wasm server fast.
     config.ignore_client_order = true;
     Ok(EngineConfig::Server {
         config: Arc::new(config),
     })
+}
+
+/// Sessions a server config remembers for stateful resumption.
+const SESSION_CACHE_SIZE: usize = 1024;
+
+/// The caller's ticket keys (each exactly 32 bytes), or a random instance-private key.
+fn ticketer(keys: &[Vec<u8>]) -> Result<Arc<dyn ProducesTickets>, Error> {
+    if keys.is_empty() {
+        return crypto::ticketer().map_err(|e| internal("internal", e));
+    }
+    let keys = keys
+        .iter()
+        .map(|key| <[u8; 32]>::try_from(key.as_slice()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| Error::usage("invalid-argument", "ticket keys must be 32 bytes each"))?;
+    Ok(crypto::ticketer_with_keys(&keys))
 }
 
 fn alpn(options: &ConfigOptions) -> Vec<Vec<u8>> {

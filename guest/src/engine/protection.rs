@@ -9,6 +9,8 @@
 //! - counts TLS 1.3 key installs, so KeyUpdates can be counted (s2n's key-update counts);
 //! - keeps the current write protection and its next sequence number, so the engine can seal
 //!   an alert record itself where rustls fails without sending one;
+//! - keeps the current read protection, so the engine can tell a server's rejected 0-RTT
+//!   records (which do not open under the handshake keys) from the client's handshake;
 //! - under the s2n alert policy, seals a fatal alert as a close_notify (R57).
 //!
 //! The crypto provider stays free of connection semantics; the wrapping costs one uncontended
@@ -18,9 +20,9 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rustls::crypto::cipher::{
-    AeadKey, Iv, KeyBlockShape, MessageDecrypter, MessageEncrypter, OutboundChunks,
-    OutboundOpaqueMessage, OutboundPlainMessage, Tls12AeadAlgorithm, Tls13AeadAlgorithm,
-    UnsupportedOperationError,
+    AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
+    MessageEncrypter, OutboundChunks, OutboundOpaqueMessage, OutboundPlainMessage,
+    Tls12AeadAlgorithm, Tls13AeadAlgorithm, UnsupportedOperationError,
 };
 use rustls::{
     ConnectionTrafficSecrets, ContentType, Error, ProtocolVersion, SupportedCipherSuite,
@@ -48,6 +50,8 @@ struct State {
     tls13_installs: (u64, u64),
     /// The write protection in use, if any, with the sequence number of its next record.
     writer: Option<(Box<dyn MessageEncrypter>, u64)>,
+    /// The read protection in use, if any, with the sequence number of the next record.
+    reader: Option<(Box<dyn MessageDecrypter>, u64)>,
     /// Seal fatal alerts as close_notify (the s2n alert policy).
     fatal_as_close_notify: bool,
     /// The description of the last alert sealed (before any s2n rewriting).
@@ -83,6 +87,20 @@ impl Protection {
     /// The description of the last encrypted alert since the previous call.
     pub fn take_last_alert(&self) -> Option<u8> {
         self.lock().last_alert.take()
+    }
+
+    /// Whether `record` (header included) opens under the current read protection at the
+    /// next sequence number, without consuming it; `None` while reads are plaintext.
+    pub fn opens(&self, record: &[u8]) -> Option<bool> {
+        let mut state = self.lock();
+        let (decrypter, seq) = state.reader.as_mut()?;
+        let mut body = record.get(5..)?.to_vec();
+        let msg = InboundOpaqueMessage::new(
+            ContentType::ApplicationData,
+            ProtocolVersion::TLSv1_2,
+            &mut body,
+        );
+        Some(decrypter.decrypt(msg, *seq).is_ok())
     }
 
     /// Seals an alert under the current write protection and returns the record, or `None`
@@ -168,9 +186,35 @@ fn track_encrypter(inner: Box<dyn MessageEncrypter>, tls13: bool) -> Box<dyn Mes
     Box::new(SharedEncrypter(state))
 }
 
-fn track_decrypter(tls13: bool) {
-    if let (true, Some(state)) = (tls13, current()) {
-        lock(&state).tls13_installs.1 += 1;
+/// Registers a new decrypter with the session in scope and returns the one rustls uses.
+fn track_decrypter(inner: Box<dyn MessageDecrypter>, tls13: bool) -> Box<dyn MessageDecrypter> {
+    let Some(state) = current() else {
+        return inner;
+    };
+    {
+        let mut s = lock(&state);
+        if tls13 {
+            s.tls13_installs.1 += 1;
+        }
+        s.reader = Some((inner, 0));
+    }
+    Box::new(SharedDecrypter(state))
+}
+
+/// The session's read protection, shared between rustls and the engine.
+struct SharedDecrypter(Arc<Mutex<State>>);
+
+impl MessageDecrypter for SharedDecrypter {
+    fn decrypt<'a>(
+        &mut self,
+        msg: InboundOpaqueMessage<'a>,
+        seq: u64,
+    ) -> Result<InboundPlainMessage<'a>, Error> {
+        let mut state = lock(&self.0);
+        let (decrypter, next) = state.reader.as_mut().ok_or(Error::DecryptError)?;
+        let plain = decrypter.decrypt(msg, seq)?;
+        *next = seq + 1;
+        Ok(plain)
     }
 }
 
@@ -222,8 +266,7 @@ impl Tls13AeadAlgorithm for Tracked13 {
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
-        track_decrypter(true);
-        self.0.decrypter(key, iv)
+        track_decrypter(self.0.decrypter(key, iv), true)
     }
 
     fn key_len(&self) -> usize {
@@ -252,8 +295,7 @@ impl Tls12AeadAlgorithm for Tracked12 {
     }
 
     fn decrypter(&self, key: AeadKey, iv: &[u8]) -> Box<dyn MessageDecrypter> {
-        track_decrypter(false);
-        self.0.decrypter(key, iv)
+        track_decrypter(self.0.decrypter(key, iv), false)
     }
 
     fn key_block_shape(&self) -> KeyBlockShape {

@@ -2,8 +2,9 @@
 
 use std::io::{Read, Write};
 
-use rustls::{ClientConnection, Connection, ServerConnection};
+use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
 
+use super::client_hello;
 use super::config::EngineConfig;
 use super::errors::from_rustls;
 use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
@@ -12,6 +13,13 @@ use crate::types::{AlertPolicy, CipherSuite, Error, ErrorKind, ProtocolVersion, 
 
 /// Alert level byte of a fatal alert.
 const FATAL: u8 = 2;
+/// bad_record_mac.
+const BAD_RECORD_MAC: u8 = 20;
+/// Record content types.
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+/// The longest ClientHello examined for early data.
+const MAX_HELLO: usize = 1 << 16;
 /// internal_error: the alert for a failure nothing more specific describes.
 const INTERNAL_ERROR: u8 = 80;
 
@@ -31,13 +39,31 @@ pub struct Session {
     protection: Protection,
     /// Alert records the engine sealed itself, sent after rustls's own output.
     own_records: Vec<u8>,
+    /// Server: the ClientHello's handshake bytes while it arrives.
+    hello: Vec<u8>,
+    /// Server: whether the ClientHello offered early data, once it is complete.
+    early_offered: Option<bool>,
+    /// Server: bytes of rejected early data that may still be skipped (RFC 8446 §4.2.10).
+    skip_left: usize,
 }
+
+/// Overhead of a TLS 1.3 record over its payload: the inner content type and the AEAD tag.
+const TLS13_RECORD_OVERHEAD: usize = 1 + 16;
+/// Skip allowance of a server that does not take early data at all (one full record, as
+/// rustls allows).
+const DEFAULT_SKIP: usize = 16384;
 
 impl Session {
     /// Starts a session; a client queues its ClientHello at once. Under
     /// [`AlertPolicy::S2n`] an encrypted fatal alert goes out as a close_notify (R57).
     pub fn new(config: &EngineConfig, policy: AlertPolicy) -> Result<Self, Error> {
         let protection = Protection::new(policy == AlertPolicy::S2n);
+        let skip_left = match config {
+            EngineConfig::Server { config } if config.max_early_data_size > 0 => {
+                config.max_early_data_size as usize
+            }
+            _ => DEFAULT_SKIP,
+        };
         let (conn, client_server_name) = protection.scope(|| match config {
             EngineConfig::Client {
                 config,
@@ -63,6 +89,9 @@ impl Session {
             key_updates: (0, 0),
             protection,
             own_records: Vec::new(),
+            hello: Vec::new(),
+            early_offered: None,
+            skip_left,
         };
         // The connection layer sizes records itself; rustls must never split or hold them.
         session.conn.set_buffer_limit(None);
@@ -140,8 +169,69 @@ impl Session {
         }
     }
 
+    /// Server: whether the client offered early data (`None` until its ClientHello is in).
+    pub fn early_data_offered(&self) -> Option<bool> {
+        self.early_offered
+    }
+
+    /// Server: notes the ClientHello's bytes as they arrive, to learn whether it offers early
+    /// data.
+    fn note_client_hello(&mut self, record: &[u8]) {
+        if self.is_client() || self.early_offered.is_some() || record[0] != HANDSHAKE {
+            return;
+        }
+        self.hello.extend_from_slice(&record[5..]);
+        match client_hello::message_len(&self.hello) {
+            Some(len) if self.hello.len() >= len => {
+                self.early_offered = Some(client_hello::offers_early_data(&self.hello[..len]));
+                self.hello = Vec::new();
+            }
+            Some(len) if len <= MAX_HELLO => {}
+            // Not a ClientHello, or absurdly long: rustls will judge it.
+            _ => {
+                self.early_offered = Some(false);
+                self.hello = Vec::new();
+            }
+        }
+    }
+
+    /// Server: whether `record` is rejected 0-RTT data to drop unseen by rustls. It is when
+    /// the client offered early data, the server did not take it, and the record does not
+    /// open under the client's handshake keys; each counts against the skip allowance.
+    fn skips(&mut self, record: &[u8]) -> Result<bool, Error> {
+        let candidate = !self.is_client()
+            && self.early_offered == Some(true)
+            && record[0] == APPLICATION_DATA
+            && self.conn.is_handshaking()
+            && !self.early_data_accepted();
+        if !candidate || self.protection.opens(record) != Some(false) {
+            return Ok(false);
+        }
+        let payload = (record.len() - 5).saturating_sub(TLS13_RECORD_OVERHEAD);
+        match self.skip_left.checked_sub(payload) {
+            Some(left) => {
+                self.skip_left = left;
+                Ok(true)
+            }
+            None => {
+                // More than the allowance: a record that fails authentication.
+                self.fail_with_alert(BAD_RECORD_MAC);
+                Err(Error::new(
+                    ErrorKind::Protocol,
+                    "decrypt",
+                    "rejected early data beyond the allowance, or a record that does not open",
+                )
+                .with_alert(BAD_RECORD_MAC))
+            }
+        }
+    }
+
     /// Processes one complete record (header included).
     pub fn feed_record(&mut self, record: &[u8]) -> Result<(), Error> {
+        self.note_client_hello(record);
+        if self.skips(record)? {
+            return Ok(());
+        }
         let mut rest = record;
         while !rest.is_empty() {
             match self.conn.read_tls(&mut rest) {
@@ -206,6 +296,64 @@ impl Session {
                 break;
             }
         }
+    }
+
+    /// Client: 0-RTT bytes that may still be written (0 when early data is not possible).
+    pub fn early_data_left(&mut self) -> usize {
+        match &mut self.conn {
+            Connection::Client(c) => c.early_data().map_or(0, |e| e.bytes_left()),
+            Connection::Server(_) => 0,
+        }
+    }
+
+    /// Client: encrypts up to `data.len()` bytes as early data (clamped to the allowance)
+    /// and appends the records to `out`; returns how many bytes were taken.
+    pub fn write_early_data(&mut self, data: &[u8], out: &mut Vec<u8>) -> usize {
+        let taken = self.scoped(|c| match c {
+            Connection::Client(c) => c.early_data().map_or(0, |mut e| e.write(data).unwrap_or(0)),
+            Connection::Server(_) => 0,
+        });
+        self.drain_outgoing(out);
+        taken
+    }
+
+    /// Server: takes up to `max` bytes of accepted early data.
+    pub fn read_early_data(&mut self, max: usize) -> Vec<u8> {
+        let Connection::Server(server) = &mut self.conn else {
+            return Vec::new();
+        };
+        let Some(mut early) = server.early_data() else {
+            return Vec::new();
+        };
+        let mut buf = vec![0; max];
+        let n = early.read(&mut buf).unwrap_or(0);
+        buf.truncate(n);
+        buf
+    }
+
+    /// Whether the server took the client's early data (either side's view).
+    pub fn early_data_accepted(&mut self) -> bool {
+        match &mut self.conn {
+            Connection::Client(c) => c.is_early_data_accepted(),
+            Connection::Server(s) => s.early_data().is_some(),
+        }
+    }
+
+    /// Whether this side is the client.
+    pub fn is_client(&self) -> bool {
+        matches!(self.conn, Connection::Client(_))
+    }
+
+    /// Server: refuses early data on this connection (before the ClientHello is processed).
+    pub fn reject_early_data(&mut self) {
+        if let Connection::Server(server) = &mut self.conn {
+            server.reject_early_data();
+        }
+    }
+
+    /// Whether the handshake resumed a session.
+    pub fn resumed(&self) -> bool {
+        self.conn.handshake_kind() == Some(HandshakeKind::Resumed)
     }
 
     /// Whether the peer's close_notify has been processed.

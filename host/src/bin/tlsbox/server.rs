@@ -15,7 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tlsbox::{ClientAuth, Config, Connection, Endpoint, Runtime, TcpTransport};
+use tlsbox::{
+    Blocked, ClientAuth, Config, Connection, EarlyDataStatus, Endpoint, Runtime, TcpTransport,
+};
 
 use super::{
     CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, read_file, read_optional,
@@ -71,8 +73,40 @@ pub struct Args {
     /// stops reading our data for as long is closed the same way.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
+    /// Take TLS 1.3 0-RTT early data from resuming clients (up to 16384 bytes, as
+    /// `openssl s_server -early_data`); each connection reports on stderr whether early data
+    /// was accepted and how many bytes arrived. Early data may be a replay: see the README.
+    #[arg(long)]
+    early_data: bool,
+    /// The most early data taken per connection (implies --early-data).
+    #[arg(long, value_name = "BYTES")]
+    max_early_data: Option<u32>,
+    /// Seal session tickets under this key (a file of 32 bytes, raw or as 64 hex digits),
+    /// so other processes with the same key resume them (default: a random key per
+    /// connection instance; with early data, sessions live in this process instead).
+    #[arg(long, value_name = "FILE")]
+    ticket_key: Option<PathBuf>,
     #[command(flatten)]
     tuning: Tuning,
+}
+
+/// `openssl s_server -early_data`'s maximum.
+const DEFAULT_MAX_EARLY_DATA: u32 = 16384;
+
+/// A ticket key from a file: 32 raw bytes, or 64 hex digits.
+fn ticket_key(file: &[u8]) -> Result<Vec<u8>> {
+    if file.len() == 32 {
+        return Ok(file.to_vec());
+    }
+    let text = std::str::from_utf8(file).unwrap_or("").trim();
+    let key: Option<Vec<u8>> = (text.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    key.ok_or_else(|| anyhow::anyhow!("a ticket key file holds 32 bytes or 64 hex digits"))
 }
 
 /// What the server does with received data.
@@ -95,6 +129,7 @@ struct Service {
     config: Config,
     mode: Mode,
     idle_timeout: Option<Duration>,
+    early_data: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -116,6 +151,14 @@ pub fn run(args: Args) -> Result<()> {
         config = config.trust(ca).client_auth(policy);
     }
     config = args.tuning.apply(config);
+    let max_early_data = args
+        .max_early_data
+        .or(args.early_data.then_some(DEFAULT_MAX_EARLY_DATA))
+        .unwrap_or(0);
+    config = config.max_early_data(max_early_data);
+    if let Some(path) = &args.ticket_key {
+        config = config.ticket_keys([ticket_key(&read_file(path)?)?]);
+    }
     let mode = match (args.stdout, args.http) {
         (true, _) => Mode::Stdout,
         (_, true) => Mode::Http,
@@ -129,6 +172,7 @@ pub fn run(args: Args) -> Result<()> {
         runtime,
         config,
         mode,
+        early_data: max_early_data > 0,
         idle_timeout: args.idle_timeout.map(Duration::from_secs),
     };
 
@@ -217,6 +261,27 @@ impl Service {
     /// Handshake, then the mode's loop until close_notify, the HTTP response, or idleness.
     fn serve(&self, conn: &Connection, peer: &str) -> Result<End> {
         let mut idle = IdleClock::new(self.idle_timeout);
+        let mut early = Vec::new();
+        if self.early_data {
+            loop {
+                let r = conn.recv_early_data(16384)?;
+                early.extend_from_slice(&r.data);
+                match r.blocked {
+                    Blocked::NotBlocked => break,
+                    Blocked::OnRead | Blocked::OnWrite if idle.expired() => return Ok(End::Idle),
+                    _ => {}
+                }
+            }
+            let outcome = match conn.early_data_status()? {
+                // Read to its end: it was accepted.
+                EarlyDataStatus::Accepted | EarlyDataStatus::End => "accepted",
+                status => status.name(),
+            };
+            eprintln!(
+                "tlsbox: {peer}: early data {outcome}: {} bytes",
+                early.len()
+            );
+        }
         loop {
             match conn.negotiate() {
                 Ok(()) => break,
@@ -230,31 +295,36 @@ impl Service {
         }
         idle.reset();
         let mut request = Vec::new();
+        // Early data is the first of the stream.
+        let mut early = Some(early).filter(|e| !e.is_empty());
         loop {
-            let received = match conn.recv(16384) {
-                Ok(received) => received,
-                Err(e) if e.is_blocked() && idle.expired() => return Ok(End::Idle),
-                Err(e) if e.is_blocked() => continue,
-                Err(e) => return Err(e.into()),
+            let received = match early.take() {
+                Some(data) => data,
+                None => match conn.recv(16384) {
+                    Ok(received) => received.data,
+                    Err(e) if e.is_blocked() && idle.expired() => return Ok(End::Idle),
+                    Err(e) if e.is_blocked() => continue,
+                    Err(e) => return Err(e.into()),
+                },
             };
             idle.reset();
-            if received.data.is_empty() {
+            if received.is_empty() {
                 return Ok(End::Done); // close_notify
             }
             match self.mode {
                 Mode::Echo => {
-                    if !send_all(conn, &received.data, &mut idle)? {
+                    if !send_all(conn, &received, &mut idle)? {
                         return Ok(End::Idle);
                     }
                 }
                 Mode::Stdout => {
                     // One locked write per chunk: concurrent clients interleave by chunk.
                     let mut out = io::stdout().lock();
-                    out.write_all(&received.data)?;
+                    out.write_all(&received)?;
                     out.flush()?;
                 }
                 Mode::Http => {
-                    request.extend_from_slice(&received.data);
+                    request.extend_from_slice(&received);
                     if request.windows(4).any(|w| w == b"\r\n\r\n") {
                         // Small enough for one record.
                         let response = http_response(conn)?;

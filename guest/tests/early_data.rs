@@ -1,0 +1,345 @@
+//! Resumption and 0-RTT early data in the guest's connection layer, natively: a client and a
+//! server of our own joined by an in-memory pipe. (The cross-boundary suite runs the same
+//! through the component: tests/early_data.rs at the workspace root.)
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use tlsbox_guest::conn::{Config, Connection};
+use tlsbox_guest::io::Socket;
+use tlsbox_guest::types::{Blocked, ConfigOptions, EarlyDataStatus, IoError, Role};
+
+/// One direction of the pipe.
+type Queue = Rc<RefCell<VecDeque<u8>>>;
+
+/// An end of an in-memory pipe: never blocks on send, would-block when empty.
+struct End {
+    inbox: Queue,
+    outbox: Queue,
+}
+
+impl Socket for End {
+    fn send(&mut self, data: &[u8]) -> Result<u32, IoError> {
+        self.outbox.borrow_mut().extend(data);
+        Ok(data.len() as u32)
+    }
+
+    fn recv(&mut self, max: u32) -> Result<Vec<u8>, IoError> {
+        let mut inbox = self.inbox.borrow_mut();
+        let n = inbox.len().min(max as usize);
+        Ok(inbox.drain(..n).collect())
+    }
+}
+
+fn pipe() -> (End, End, Queue) {
+    let (a, b): (Queue, Queue) = Default::default();
+    (
+        End {
+            inbox: a.clone(),
+            outbox: b.clone(),
+        },
+        End {
+            inbox: b.clone(),
+            outbox: a,
+        },
+        b,
+    )
+}
+
+struct Pki {
+    cert: String,
+    key: String,
+}
+
+fn pki() -> Pki {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Pki {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+fn client_config(pki: &Pki, early_data: bool) -> Config {
+    let mut o = ConfigOptions::new(Role::Client);
+    o.server_name = Some("localhost".into());
+    o.trust_anchors = vec![pki.cert.clone().into_bytes()];
+    o.early_data = early_data;
+    Config::new(&o).unwrap()
+}
+
+fn server_config(pki: &Pki, max_early_data: u32, ticket_keys: &[[u8; 32]]) -> Config {
+    let mut o = ConfigOptions::new(Role::Server);
+    o.certificate_chain = vec![pki.cert.clone().into_bytes()];
+    o.private_key = Some(pki.key.clone().into_bytes());
+    o.max_early_data = max_early_data;
+    o.ticket_keys = ticket_keys.iter().map(|k| k.to_vec()).collect();
+    Config::new(&o).unwrap()
+}
+
+type Conn = Connection<End>;
+
+/// A client and a server joined by a fresh pipe.
+fn connect(client: &Config, server: &Config) -> (Conn, Conn) {
+    let (c, s, _) = pipe();
+    (
+        Connection::new(client, c).unwrap(),
+        Connection::new(server, s).unwrap(),
+    )
+}
+
+/// Configs for an early-data client and a server taking `max`, the client holding a
+/// session from a first, full handshake.
+fn resumable(pki: &Pki, max: u32) -> (Config, Config) {
+    let client = client_config(pki, true);
+    let server = server_config(pki, max, &[]);
+    first_connection(&client, &server);
+    (client, server)
+}
+
+/// Both sides negotiate until done.
+fn handshake(client: &mut Conn, server: &mut Conn) {
+    for _ in 0..20 {
+        let c = client.negotiate();
+        let s = server.negotiate();
+        if c.is_ok() && s.is_ok() {
+            return;
+        }
+        for r in [&c, &s] {
+            if let Err(e) = r {
+                assert!(e.is_blocked(), "{e}");
+            }
+        }
+    }
+    panic!("handshake did not finish");
+}
+
+/// A full handshake, and the ticket taken in by the client (it arrives after the handshake).
+fn first_connection(client: &Config, server: &Config) {
+    let (mut client, mut server) = connect(client, server);
+    handshake(&mut client, &mut server);
+    assert!(!client.session_resumed());
+    assert_eq!(
+        client.recv(1).unwrap_err().blocked,
+        Blocked::OnRead,
+        "ticket read"
+    );
+}
+
+#[test]
+fn t63_happy_path_resumed_with_early_data() {
+    let (client_cfg, server_cfg) = resumable(&pki(), 1000);
+
+    let (mut client, mut server) = connect(&client_cfg, &server_cfg);
+    assert_eq!(client.early_data_status(), EarlyDataStatus::Pending);
+    assert_eq!(client.max_early_data_size(), 1000);
+    // R72: the early data goes out; the server has not answered, so the call reports
+    // on-read with the bytes it moved.
+    let p = client.send_early_data(b"hello world\0").unwrap();
+    assert_eq!((p.bytes, p.blocked), (12, Blocked::OnRead));
+    assert_eq!(client.remaining_early_data_size(), 1000 - 12);
+    // R74: the server reads it before the handshake completes.
+    let r = server.recv_early_data(100).unwrap();
+    assert_eq!(r.data, b"hello world\0");
+    assert_eq!(r.blocked, Blocked::OnRead);
+    assert_eq!(server.early_data_status(), EarlyDataStatus::Accepted);
+    handshake(&mut client, &mut server);
+    assert!(client.session_resumed() && server.session_resumed());
+    assert_eq!(client.early_data_status(), EarlyDataStatus::End);
+    assert_eq!(server.early_data_status(), EarlyDataStatus::End);
+    assert_eq!(client.remaining_early_data_size(), 0);
+    let r = server.recv_early_data(100).unwrap();
+    assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
+}
+
+#[test]
+fn t64_server_buffer_too_small_then_the_rest() {
+    let (client_cfg, server_cfg) = resumable(&pki(), 1000);
+    let (mut client, mut server) = connect(&client_cfg, &server_cfg);
+    client.send_early_data(b"hello world\0").unwrap();
+    let r = server.recv_early_data(1).unwrap();
+    assert_eq!((r.data, r.blocked), (b"h".to_vec(), Blocked::OnEarlyData));
+    let r = server.recv_early_data(100).unwrap();
+    assert_eq!(r.data, b"ello world\0");
+}
+
+#[test]
+fn r75_unread_early_data_comes_first_from_recv() {
+    let (client_cfg, server_cfg) = resumable(&pki(), 1000);
+    let (mut client, mut server) = connect(&client_cfg, &server_cfg);
+    client.send_early_data(b"early").unwrap();
+    handshake(&mut client, &mut server);
+    client.send(b"late").unwrap();
+    assert_eq!(server.recv(100).unwrap().data, b"early");
+    assert_eq!(server.recv(100).unwrap().data, b"late");
+}
+
+#[test]
+fn t66_not_requested_without_a_session() {
+    let pki = pki();
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_config(&pki, true), c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, 1000, &[]), s).unwrap();
+    assert_eq!(client.early_data_status(), EarlyDataStatus::NotRequested);
+    let p = client.send_early_data(b"hello").unwrap();
+    assert_eq!(
+        (p.bytes, p.blocked),
+        (0, Blocked::NotBlocked),
+        "R72: no I/O"
+    );
+    handshake(&mut client, &mut server);
+    assert_eq!(server.early_data_status(), EarlyDataStatus::NotRequested);
+}
+
+#[test]
+fn t66_rejected_by_a_server_that_takes_none() {
+    // A session from a server taking early data, resumed at one that takes none (same ticket
+    // keys are not shared, so it is a full handshake): the client's early data is skipped.
+    let pki = pki();
+    let client_cfg = client_config(&pki, true);
+    let first = server_config(&pki, 1000, &[]);
+    first_connection(&client_cfg, &first);
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_cfg, c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, 0, &[]), s).unwrap();
+    let p = client.send_early_data(b"hello").unwrap();
+    assert_eq!(p.bytes, 5);
+    let r = server.recv_early_data(100).unwrap();
+    assert_eq!((r.data.len(), r.blocked), (0, Blocked::NotBlocked));
+    assert_eq!(server.early_data_status(), EarlyDataStatus::Rejected);
+    handshake(&mut client, &mut server);
+    assert_eq!(client.early_data_status(), EarlyDataStatus::Rejected);
+}
+
+/// Rejected early data of `len` bytes is skipped and the handshake completes; the data sent
+/// after the handshake arrives.
+fn rejected_early_data_is_skipped(len: usize, server_max: u32) {
+    let pki = pki();
+    let client_cfg = client_config(&pki, true);
+    first_connection(&client_cfg, &server_config(&pki, 65535, &[]));
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_cfg, c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, server_max, &[]), s).unwrap();
+    server.reject_early_data().unwrap();
+    let data = vec![0x5a; len];
+    let mut sent = 0;
+    while sent < len {
+        let p = client.send_early_data(&data[sent..]).unwrap();
+        assert!(p.bytes > 0, "allowance");
+        sent += p.bytes;
+    }
+    handshake(&mut client, &mut server);
+    assert_eq!(server.early_data_status(), EarlyDataStatus::Rejected);
+    client.send(b"after").unwrap();
+    assert_eq!(
+        server.recv(100).unwrap().data,
+        b"after",
+        "{len} bytes skipped"
+    );
+}
+
+#[test]
+fn rejected_early_data_of_any_size_up_to_the_allowance_is_skipped() {
+    for len in [1, 8192, 8193, 16384] {
+        rejected_early_data_is_skipped(len, 0);
+    }
+    rejected_early_data_is_skipped(65535, 65535);
+}
+
+#[test]
+fn replayed_ticket_gets_no_early_data() {
+    // The same resumption attempt twice (two clients holding the same session can only be
+    // made by replaying the flight): the second finds no session state.
+    let (client_cfg, server_cfg) = resumable(&pki(), 1000);
+    let (c, s, to_server) = pipe();
+    let mut client = Connection::new(&client_cfg, c).unwrap();
+    let mut server = Connection::new(&server_cfg, s).unwrap();
+    client.send_early_data(b"pay once").unwrap();
+    let flight: Vec<u8> = to_server.borrow().iter().copied().collect();
+    assert_eq!(server.recv_early_data(100).unwrap().data, b"pay once");
+    handshake(&mut client, &mut server);
+
+    // The attacker replays the recorded flight to the same server config.
+    let (_c2, s2, to_server2) = pipe();
+    to_server2.borrow_mut().extend(flight);
+    let mut replayed = Connection::new(&server_cfg, s2).unwrap();
+    let r = replayed.recv_early_data(100).unwrap();
+    assert!(
+        r.data.is_empty(),
+        "replayed early data must not be delivered"
+    );
+    assert_eq!(replayed.early_data_status(), EarlyDataStatus::Rejected);
+}
+
+#[test]
+fn tickets_cross_servers_sharing_ticket_keys() {
+    let pki = pki();
+    let client_cfg = client_config(&pki, false);
+    let key = [7u8; 32];
+    first_connection(&client_cfg, &server_config(&pki, 0, &[key]));
+    // Another server config (as another instance would have) with the same key resumes.
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_cfg, c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, 0, &[[9u8; 32], key]), s).unwrap();
+    handshake(&mut client, &mut server);
+    assert!(server.session_resumed(), "opened by the older key");
+    // One without the key does a full handshake.
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_cfg, c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, 0, &[[9u8; 32]]), s).unwrap();
+    handshake(&mut client, &mut server);
+    assert!(!server.session_resumed());
+}
+
+#[test]
+fn t72_misuse_is_a_usage_error() {
+    let pki = pki();
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_config(&pki, true), c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, 1000, &[]), s).unwrap();
+    assert_eq!(
+        server.send_early_data(b"x").unwrap_err().name,
+        "invalid-state"
+    );
+    assert_eq!(
+        client.recv_early_data(10).unwrap_err().name,
+        "invalid-state"
+    );
+    assert_eq!(
+        client.reject_early_data().unwrap_err().name,
+        "invalid-state"
+    );
+    handshake(&mut client, &mut server);
+    assert_eq!(
+        server.reject_early_data().unwrap_err().name,
+        "invalid-state"
+    );
+}
+
+#[test]
+fn rejected_early_data_beyond_the_allowance_fails_with_bad_record_mac() {
+    // A server taking no early data skips one full record's worth (16384 bytes), no more.
+    let pki = pki();
+    let client_cfg = client_config(&pki, true);
+    first_connection(&client_cfg, &server_config(&pki, 65535, &[]));
+    let (c, s, _) = pipe();
+    let mut client = Connection::new(&client_cfg, c).unwrap();
+    let mut server = Connection::new(&server_config(&pki, 0, &[]), s).unwrap();
+    let data = vec![1u8; 20000];
+    let mut sent = 0;
+    while sent < data.len() {
+        sent += client.send_early_data(&data[sent..]).unwrap().bytes;
+    }
+    let err = loop {
+        match server.negotiate() {
+            Err(e) if e.is_blocked() => {
+                let _ = client.negotiate();
+            }
+            Err(e) => break e,
+            Ok(()) => panic!("the handshake cannot complete"),
+        }
+    };
+    assert_eq!((err.name, err.alert), ("decrypt", Some(20)));
+}

@@ -1,0 +1,420 @@
+//! The async API: `TlsConnector` / `TlsAcceptor` / `TlsStream` on tokio.
+//!
+//! Bulk transfer both ways at once through split halves against tokio-rustls, a thousand
+//! concurrent connections against an echo server built on `TlsAcceptor`, cancellation at
+//! random points over a byte stream that is pending at random, and a trap that ends only
+//! its own connection. Every wait is bounded; nothing asserts on wall-clock time.
+
+mod common;
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::FutureExt;
+use tlsbox::{Limits, Runtime, TlsAcceptor, TlsConnector, TlsStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+use common::{client_config, native_server, payload, pki, ring_provider, runtime, server_config};
+
+/// The bound on any one test's work; generous, so only a hang trips it.
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// A deterministic byte stream (xorshift), checked piecewise so 64 MiB needs no copy.
+struct Pattern(u64);
+
+impl Pattern {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            *b = self.0 as u8;
+        }
+    }
+}
+
+/// Writes `len` pattern bytes in `chunk`-sized writes, then shuts down (close_notify).
+async fn write_pattern<W: AsyncWrite + Unpin>(
+    mut w: W,
+    seed: u64,
+    len: usize,
+    chunk: usize,
+) -> io::Result<W> {
+    let mut pattern = Pattern(seed);
+    let mut buf = vec![0; chunk];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(chunk);
+        pattern.fill(&mut buf[..n]);
+        w.write_all(&buf[..n]).await?;
+        left -= n;
+    }
+    w.shutdown().await?;
+    Ok(w)
+}
+
+/// Reads to the end and checks the bytes against the pattern; returns the count.
+async fn read_pattern<R: AsyncRead + Unpin>(mut r: R, seed: u64) -> io::Result<usize> {
+    let mut pattern = Pattern(seed);
+    let mut buf = vec![0; 64 << 10];
+    let mut want = vec![0; 64 << 10];
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        pattern.fill(&mut want[..n]);
+        assert!(buf[..n] == want[..n], "bytes differ after {total}");
+        total += n;
+    }
+}
+
+fn tokio_rustls_acceptor() -> tokio_rustls::TlsAcceptor {
+    tokio_rustls::TlsAcceptor::from(native_server(pki(), ring_provider(None)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_directions_stream_64_mib_at_once_through_split_halves() {
+    const LEN: usize = 64 << 20;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await?;
+        let tls = tokio_rustls_acceptor().accept(tcp).await?;
+        let (r, w) = tokio::io::split(tls);
+        let writer = tokio::spawn(write_pattern(w, 2, LEN, 100_000));
+        let received = read_pattern(r, 1).await?;
+        writer.await.unwrap()?;
+        io::Result::Ok(received)
+    });
+
+    let run = async {
+        let connector = TlsConnector::new(&runtime(), client_config(pki()));
+        let tls = connector.connect(TcpStream::connect(addr).await?).await?;
+        let (r, w) = tokio::io::split(tls);
+        // Both halves at once, on different tasks: neither waits for the other.
+        let writer = tokio::spawn(write_pattern(w, 1, LEN, 1 << 20));
+        let received = read_pattern(r, 2).await?;
+        writer.await.unwrap()?;
+        io::Result::Ok(received)
+    };
+    let received = timeout(LIMIT, run).await.expect("no hang").expect("client");
+    assert_eq!(received, LEN, "the client got every byte");
+    let echoed = timeout(LIMIT, peer)
+        .await
+        .expect("no hang")
+        .unwrap()
+        .expect("peer");
+    assert_eq!(echoed, LEN, "the peer got every byte");
+}
+
+/// An echo server on `TlsAcceptor`: each connection copies what it reads back, then
+/// shuts down when the client does.
+fn echo_server(acceptor: TlsAcceptor) -> tokio::sync::mpsc::UnboundedSender<DuplexStream> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DuplexStream>();
+    tokio::spawn(async move {
+        while let Some(io) = rx.recv().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let tls = acceptor.accept(io).await?;
+                let (mut r, mut w) = tokio::io::split(tls);
+                tokio::io::copy(&mut r, &mut w).await?;
+                w.shutdown().await
+            });
+        }
+    });
+    tx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_connections_handshake_and_echo() {
+    let connections: usize = std::env::var("TLSBOX_ASYNC_CONNECTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let server = echo_server(TlsAcceptor::new(&runtime(), server_config(pki())));
+    let connector = TlsConnector::new(&runtime(), client_config(pki()));
+    let started = std::time::Instant::now();
+    let mut clients = Vec::new();
+    for i in 0..connections {
+        let (ours, theirs) = tokio::io::duplex(16 << 10);
+        server.send(theirs).unwrap();
+        let connector = connector.clone();
+        clients.push(tokio::spawn(async move {
+            let mut tls = connector.connect(ours).await?;
+            let message = payload(1000 + i, i as u64);
+            tls.write_all(&message).await?;
+            tls.shutdown().await?;
+            let mut echoed = Vec::new();
+            tls.read_to_end(&mut echoed).await?;
+            assert_eq!(echoed, message, "connection {i}");
+            io::Result::Ok(())
+        }));
+    }
+    let all = futures::future::join_all(clients);
+    for (i, result) in timeout(LIMIT, all)
+        .await
+        .expect("no hang")
+        .into_iter()
+        .enumerate()
+    {
+        result
+            .unwrap()
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+    }
+    eprintln!(
+        "{connections} concurrent handshakes and echoes in {:?}",
+        started.elapsed()
+    );
+}
+
+/// A byte stream that is pending at random (waking itself, as a socket that becomes
+/// ready again would) and takes writes in random short pieces.
+struct Flaky {
+    inner: DuplexStream,
+    rng: u64,
+}
+
+impl Flaky {
+    fn roll(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Pending one time in three.
+    fn stall(&mut self, cx: &Context<'_>) -> bool {
+        if self.roll().is_multiple_of(3) {
+            cx.waker().wake_by_ref();
+            return true;
+        }
+        false
+    }
+}
+
+impl AsyncRead for Flaky {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.stall(cx) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Flaky {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.stall(cx) {
+            return Poll::Pending;
+        }
+        let n = (self.roll() as usize % 3000 + 1).min(data.len());
+        Pin::new(&mut self.inner).poll_write(cx, &data[..n])
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Polls `f` once or for a random tiny while, then drops it whatever its state.
+async fn maybe<F: std::future::Future>(f: F, roll: u64) -> Option<F::Output> {
+    if roll.is_multiple_of(2) {
+        f.now_or_never()
+    } else {
+        timeout(Duration::from_micros(roll % 500), f).await.ok()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancelled_reads_and_writes_lose_no_byte_and_send_none_twice() {
+    const LEN: usize = 3 << 20;
+    for seed in [3u64, 17, 91] {
+        let (ours, theirs) = tokio::io::duplex(8 << 10);
+        // The native peer sends LEN pattern bytes and returns everything it received.
+        let peer = tokio::spawn(async move {
+            let tls = tokio_rustls_acceptor().accept(theirs).await?;
+            let (mut r, w) = tokio::io::split(tls);
+            let writer = tokio::spawn(write_pattern(w, seed + 1, LEN, 40_000));
+            let mut received = Vec::new();
+            r.read_to_end(&mut received).await?;
+            writer.await.unwrap()?;
+            io::Result::Ok(received)
+        });
+
+        let run = async {
+            let flaky = Flaky {
+                inner: ours,
+                rng: seed | 1,
+            };
+            let connector = TlsConnector::new(&runtime(), client_config(pki()));
+            let mut tls: TlsStream<Flaky> = connector.connect(flaky).await?;
+            let sent = payload(LEN, seed);
+            let mut rng = Pattern(seed * 7 + 1);
+            let mut roll = || {
+                let mut b = [0; 8];
+                rng.fill(&mut b);
+                u64::from_le_bytes(b)
+            };
+            let (mut handed, mut received, mut eof) = (0, Vec::new(), false);
+            let mut buf = vec![0; 20_000];
+            while handed < LEN || !eof {
+                if handed < LEN && roll() % 2 == 0 {
+                    let n = (roll() as usize % 70_000 + 1).min(LEN - handed);
+                    let r = roll();
+                    // A write that returns reports bytes the stream has taken; one that is
+                    // dropped has taken none.
+                    if let Some(done) = maybe(tls.write(&sent[handed..handed + n]), r).await {
+                        handed += done?;
+                    }
+                } else if !eof {
+                    let r = roll();
+                    let max = roll() as usize % buf.len() + 1;
+                    if let Some(done) = maybe(tls.read(&mut buf[..max]), r).await {
+                        let n = done?;
+                        eof = n == 0;
+                        received.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+            // Flush and close_notify, also cancelled at random until they finish.
+            loop {
+                let r = roll();
+                if let Some(done) = maybe(tls.shutdown(), r).await {
+                    done?;
+                    break;
+                }
+            }
+            io::Result::Ok((sent, received))
+        };
+        let (sent, received) = timeout(LIMIT, run).await.expect("no hang").expect("client");
+        let mut expected = vec![0; LEN];
+        Pattern(seed + 1).fill(&mut expected);
+        assert!(
+            received == expected,
+            "seed {seed}: the client read the peer's bytes exactly"
+        );
+        let delivered = timeout(LIMIT, peer)
+            .await
+            .expect("no hang")
+            .unwrap()
+            .expect("peer");
+        assert_eq!(delivered.len(), sent.len(), "seed {seed}: byte count");
+        assert!(
+            delivered == sent,
+            "seed {seed}: the peer got every byte once, in order"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_ends_only_its_own_connection() {
+    const OTHERS: usize = 50;
+    let server = echo_server(TlsAcceptor::new(&runtime(), server_config(pki())));
+    let connector = TlsConnector::new(&runtime(), client_config(pki()));
+    let mut others = Vec::new();
+    for _ in 0..OTHERS {
+        let (ours, theirs) = tokio::io::duplex(16 << 10);
+        server.send(theirs).unwrap();
+        others.push(connector.connect(ours).await.expect("handshake"));
+    }
+
+    // A connection whose instance may grow only to what a handshake and a short echo
+    // need traps when a 64 KiB write needs more (or already in the handshake).
+    let peak = others[0].peak_memory().await;
+    let tiny = Runtime::new(Limits {
+        memory_bytes: peak.next_multiple_of(64 << 10),
+        ..Limits::default()
+    })
+    .expect("runtime");
+    let (ours, theirs) = tokio::io::duplex(16 << 10);
+    server.send(theirs).unwrap();
+    let trapped = async {
+        let mut tls = TlsConnector::new(&tiny, client_config(pki()))
+            .connect(ours)
+            .await?;
+        tls.write_all(&payload(256 << 10, 9)).await?;
+        tls.flush().await
+    };
+    let err = timeout(LIMIT, trapped)
+        .await
+        .expect("no hang")
+        .expect_err("the tiny instance traps");
+    let tlsbox_err = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<tlsbox::Error>())
+        .expect("a tlsbox error inside");
+    assert_eq!(tlsbox_err.name, "trap", "{tlsbox_err}");
+
+    // Every other connection, handshaken before the trap, still echoes.
+    let run = futures::future::join_all(others.into_iter().enumerate().map(
+        |(i, mut tls)| async move {
+            let message = payload(5000, i as u64);
+            tls.write_all(&message).await?;
+            tls.flush().await?;
+            let mut echoed = vec![0; message.len()];
+            tls.read_exact(&mut echoed).await?;
+            assert_eq!(echoed, message);
+            tls.shutdown().await?;
+            io::Result::Ok(())
+        },
+    ));
+    for result in timeout(LIMIT, run).await.expect("no hang") {
+        result.expect("a healthy connection");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s2n_calls_are_reachable_from_the_stream() {
+    let server = echo_server(TlsAcceptor::new(
+        &runtime(),
+        server_config(pki()).alpn(["h2", "http/1.1"]),
+    ));
+    let (ours, theirs) = tokio::io::duplex(16 << 10);
+    server.send(theirs).unwrap();
+    let connector = TlsConnector::new(&runtime(), client_config(pki()).alpn(["http/1.1"]));
+    let mut tls = timeout(LIMIT, connector.connect(ours))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tls.alpn().await.unwrap().as_deref(), Some("http/1.1"));
+    let info = tls.session_info().await.unwrap();
+    assert_eq!(info.version, tlsbox::ProtocolVersion::Tls13);
+    tls.request_key_update().await.unwrap();
+    tls.write_all(b"ping").await.unwrap();
+    tls.flush().await.unwrap();
+    let mut echoed = [0; 4];
+    timeout(LIMIT, tls.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, b"ping");
+    assert_eq!(tls.key_update_counts().await.unwrap().sent, 1);
+    assert_eq!(tls.peek().await.unwrap(), 0);
+    assert!(tls.wire_bytes_out().await.unwrap() > 0);
+    assert_eq!(tls.alert_received().await.unwrap(), None);
+    // close_notify out; the echo server answers with its own, read as 0 bytes.
+    tls.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    timeout(LIMIT, tls.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rest.is_empty());
+}
