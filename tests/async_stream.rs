@@ -418,3 +418,63 @@ async fn the_s2n_calls_are_reachable_from_the_stream() {
         .unwrap();
     assert!(rest.is_empty());
 }
+
+/// One connection of a native tokio-rustls client with 0-RTT on to `acceptor`: the client
+/// writes `early` (as early data when it holds a ticket), then `late` after the handshake,
+/// and reads the echo. Returns what the server's stream reported: early data taken, status.
+async fn early_data_round(
+    acceptor: &TlsAcceptor,
+    connector: &tokio_rustls::TlsConnector,
+    early: &[u8],
+    late: &[u8],
+) -> (usize, tlsbox::EarlyDataStatus, Vec<u8>) {
+    let (ours, theirs) = tokio::io::duplex(64 << 10);
+    let total = early.len() + late.len();
+    let acceptor = acceptor.clone();
+    let server = tokio::spawn(async move {
+        let mut tls = acceptor.accept(theirs).await.unwrap();
+        let taken = tls.early_data_len();
+        let status = tls.early_data_status().await.unwrap();
+        // Early data is the first of the stream.
+        let mut got = vec![0; total];
+        tls.read_exact(&mut got).await.unwrap();
+        tls.write_all(&got).await.unwrap();
+        tls.shutdown().await.unwrap();
+        (taken, status, got)
+    });
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = timeout(LIMIT, connector.connect(name, ours))
+        .await
+        .unwrap()
+        .unwrap();
+    tls.write_all(early).await.unwrap();
+    tls.flush().await.unwrap();
+    tls.write_all(late).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut echoed = vec![0; total];
+    timeout(LIMIT, tls.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, [early, late].concat());
+    let (taken, status, got) = timeout(LIMIT, server).await.unwrap().unwrap();
+    assert_eq!(got, echoed);
+    (taken, status, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acceptor_takes_early_data_as_the_first_bytes_of_the_stream() {
+    use tlsbox::EarlyDataStatus;
+    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()).max_early_data(4096));
+    let mut native = (*common::native_client(pki(), ring_provider(None))).clone();
+    native.enable_early_data = true;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(native)).early_data(true);
+    // First connection: no ticket yet, so no early data; the client takes a ticket.
+    let (taken, status, _) = early_data_round(&acceptor, &connector, b"full ", b"handshake").await;
+    assert_eq!((taken, status), (0, EarlyDataStatus::NotRequested));
+    // Second: the first write goes out as 0-RTT and is read before the rest (R74, R77).
+    let (taken, status, _) =
+        early_data_round(&acceptor, &connector, b"early bytes, ", b"then the rest").await;
+    assert_eq!(taken, b"early bytes, ".len());
+    assert_eq!(status, EarlyDataStatus::End);
+}

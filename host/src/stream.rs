@@ -25,11 +25,14 @@ use std::marker::PhantomData;
 use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{Blocked, ErrorKind, KeyUpdateCounts, Progress, Received, SessionInfo};
+use crate::bindings::{
+    Blocked, EarlyDataStatus, ErrorKind, KeyUpdateCounts, Progress, Received, Role, SessionInfo,
+};
 use crate::config::Config;
 use crate::core::Instance;
 use crate::error::Error;
@@ -282,6 +285,8 @@ impl Core {
 /// The s2n calls (session info, `peek`, key updates, counters) are async methods here.
 pub struct TlsStream<S> {
     core: Core,
+    /// Bytes of 0-RTT early data the server took during the handshake.
+    early_data_len: usize,
     read: ReadState,
     write: WriteState,
     _io: PhantomData<fn() -> S>,
@@ -321,15 +326,13 @@ where
     async fn handshake(runtime: &Runtime, config: &Config, io: S) -> io::Result<Self> {
         let mut instance = Box::new(Instance::new(runtime, config).await?);
         let (handle, socket) = instance.connect(Box::new(TokioTransport::new(io))).await?;
-        loop {
-            instance.clear_woken(socket);
-            match instance.negotiate(handle).await {
-                Ok(()) => break,
-                // The byte stream registered this task's waker when it blocked.
-                Err(e) if e.is_blocked() && instance.can_wait(socket) => pending_once().await,
-                Err(e) if e.is_blocked() => yield_once().await,
-                Err(e) => return Err(e.into()),
-            }
+        let takes_early_data =
+            config.options.role == Role::Server && config.options.max_early_data > 0;
+        let mut early = Vec::new();
+        if let Err(e) = establish(&mut instance, handle, socket, takes_early_data, &mut early).await
+        {
+            last_word(&mut instance, handle, socket).await;
+            return Err(e.into());
         }
         Ok(TlsStream {
             core: Core {
@@ -339,11 +342,91 @@ where
                 parked: Default::default(),
                 wakers: Default::default(),
             },
-            read: ReadState::default(),
+            early_data_len: early.len(),
+            // Early data is the first of the stream.
+            read: ReadState {
+                buf: early,
+                ..ReadState::default()
+            },
             write: WriteState::default(),
             _io: PhantomData,
         })
     }
+}
+
+/// The handshake, reading the client's early data first when the server takes it.
+async fn establish(
+    instance: &mut Instance,
+    handle: ResourceAny,
+    socket: u32,
+    takes_early_data: bool,
+    early: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if takes_early_data {
+        loop {
+            instance.clear_woken(socket);
+            match instance.recv_early_data(handle, READ_MAX as u32).await {
+                Ok(r) if r.blocked == Blocked::NotBlocked => {
+                    early.extend_from_slice(&r.data);
+                    break;
+                }
+                Ok(r) => early.extend_from_slice(&r.data),
+                Err(e) if e.is_blocked() => {}
+                Err(e) => return Err(e),
+            }
+            wait_for_io(instance, socket).await;
+        }
+    }
+    loop {
+        instance.clear_woken(socket);
+        match instance.negotiate(handle).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_blocked() => wait_for_io(instance, socket).await,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits after a blocked guest call: for the byte stream, which registered this task's
+/// waker when it blocked, or, if a wake-up came in the meantime, just for a turn.
+async fn wait_for_io(instance: &mut Instance, socket: u32) {
+    if instance.can_wait(socket) {
+        pending_once().await
+    } else {
+        yield_once().await
+    }
+}
+
+/// How long a failed handshake tries to get its alert out once nothing holds it back.
+const LAST_WORD_WAIT: Duration = Duration::from_secs(1);
+
+/// Puts a failed handshake's last word on the wire before the connection is dropped, as
+/// s2n-tls-tokio does: under the RFC alert policy the failing call wrote its alert already
+/// (this sends it if the byte stream was full); under the s2n policy this waits out the
+/// blinding delay and sends the held alert. A trapped instance has nothing to send.
+async fn last_word(instance: &mut Instance, handle: ResourceAny, socket: u32) {
+    let delay = instance.delay(handle).await.unwrap_or(0);
+    let send = async {
+        loop {
+            instance.clear_woken(socket);
+            match instance.shutdown_send(handle).await {
+                Ok(()) => break,
+                Err(e) if e.name == "shutdown-paused" => {
+                    let left = instance.delay(handle).await.unwrap_or(0);
+                    tokio::time::sleep(Duration::from_nanos(left).max(Duration::from_millis(1)))
+                        .await
+                }
+                Err(e) if e.is_blocked() => wait_for_io(instance, socket).await,
+                Err(_) => return,
+            }
+        }
+        let _ = poll_fn(|cx| match instance.transport(socket) {
+            Some(transport) => transport.poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        })
+        .await;
+    };
+    let _ = tokio::time::timeout(Duration::from_nanos(delay) + LAST_WORD_WAIT, send).await;
 }
 
 /// Pending once after waking the task: a retry that lets other tasks run first.
@@ -530,6 +613,23 @@ impl<S> TlsStream<S> {
     pub async fn session_info(&mut self) -> Result<SessionInfo, Error> {
         let info: Option<SessionInfo> = control!(self, |inst, h| inst.session_info(h))?;
         info.ok_or_else(|| Error::host(ErrorKind::Usage, "invalid-state", "no session yet"))
+    }
+
+    /// Bytes of TLS 1.3 early data taken during the handshake (server with
+    /// [`Config::max_early_data`] above 0). They are the first bytes read from the stream.
+    /// Early data may be a replay: see the README.
+    pub fn early_data_len(&self) -> usize {
+        self.early_data_len
+    }
+
+    /// Whether early data was requested, accepted or rejected (s2n_connection_get_early_data_status).
+    pub async fn early_data_status(&mut self) -> Result<EarlyDataStatus, Error> {
+        control!(self, |inst, h| inst.early_data_status(h))
+    }
+
+    /// Whether the handshake resumed a session from a ticket.
+    pub async fn session_resumed(&mut self) -> Result<bool, Error> {
+        control!(self, |inst, h| inst.session_resumed(h))
     }
 
     /// The negotiated ALPN protocol, if any.

@@ -18,6 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use tlsbox::pki::Pki;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tlsbox");
 
@@ -299,6 +300,55 @@ fn an_idle_client_does_not_hold_up_a_hundred_others() {
     // The idle client was kept waiting, not dropped.
     assert_eq!(echo(&mut idle, b"still here\n"), b"still here\n");
     hang_up(idle);
+}
+
+#[test]
+fn a_thousand_concurrent_clients_handshake_and_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &[]);
+    let connector = tokio_rustls::TlsConnector::from(rustls_client(&pki));
+    const CLIENTS: usize = 1000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let echoed = runtime.block_on(async move {
+        // Nobody echoes until every client has finished its handshake: the server holds
+        // all thousand connections open at once.
+        let all_connected = Arc::new(tokio::sync::Barrier::new(CLIENTS));
+        let mut clients = tokio::task::JoinSet::new();
+        for i in 0..CLIENTS {
+            let (connector, addr, all_connected) =
+                (connector.clone(), addr.clone(), all_connected.clone());
+            clients.spawn(async move {
+                let tcp = tokio::net::TcpStream::connect(&addr).await?;
+                let name = ServerName::try_from("localhost").unwrap();
+                let mut tls = connector.connect(name, tcp).await?;
+                all_connected.wait().await;
+                let message = format!("client {i} of {CLIENTS}\n").into_bytes();
+                tls.write_all(&message).await?;
+                let mut back = vec![0; message.len()];
+                tls.read_exact(&mut back).await?;
+                tls.shutdown().await?;
+                io::Result::Ok((message, back))
+            });
+        }
+        // A generous bound, only so a broken server fails the test instead of hanging it.
+        tokio::time::timeout(Duration::from_secs(300), async {
+            let mut echoed = 0;
+            while let Some(done) = clients.join_next().await {
+                let (message, back) = done.unwrap().unwrap();
+                assert_eq!(back, message, "byte-exact echo");
+                echoed += 1;
+            }
+            echoed
+        })
+        .await
+        .expect("a thousand clients are served within five minutes")
+    });
+    assert_eq!(echoed, CLIENTS);
 }
 
 #[test]

@@ -1,17 +1,17 @@
 //! `tlsbox client HOST:PORT`: like `openssl s_client` — stdin to the peer, the peer's data
-//! to stdout. One thread polls both: the socket's short read timeout surfaces as
-//! would-block, and between reads the loop forwards what stdin has produced. Any failure
-//! puts its alert (or, under `--alerts s2n`, close_notify) on the wire before exit.
+//! to stdout, on the async API (a read half and a write half of one `TlsStream`). Any
+//! failure puts its alert (or, under `--alerts s2n`, close_notify) on the wire before exit.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tlsbox::{Config, Connection, Runtime, TcpTransport};
+use tlsbox::{Config, Runtime, TlsConnector, TlsStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 use super::{
     CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, read_file, read_optional,
@@ -51,13 +51,7 @@ pub struct Args {
     tuning: Tuning,
 }
 
-/// How long one transport read may wait before the loop checks stdin again.
-const POLL: Duration = Duration::from_millis(20);
-
-/// How long one transport write may wait before `send_all` calls again.
-const WRITE_POLL: Duration = Duration::from_secs(1);
-
-pub fn run(args: Args) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
     let server_name = match &args.servername {
         Some(name) => name.clone(),
         None => host_part(&args.addr).to_owned(),
@@ -77,79 +71,82 @@ pub fn run(args: Args) -> Result<()> {
     }
     config = args.tuning.apply(config);
 
-    let tcp =
-        TcpStream::connect(&args.addr).with_context(|| format!("connecting to {}", args.addr))?;
+    let tcp = TcpStream::connect(&args.addr)
+        .await
+        .with_context(|| format!("connecting to {}", args.addr))?;
     tcp.set_nodelay(true)?;
-    // Reads wait at most POLL, so one thread can serve both directions; a write timeout
-    // keeps closing bounded when the peer stops reading.
-    tcp.set_read_timeout(Some(POLL))?;
-    tcp.set_write_timeout(Some(WRITE_POLL))?;
-    let conn = Connection::new(&Runtime::shared()?, &config, TcpTransport::new(tcp))?;
-    match session(&conn, &args) {
-        Ok(()) => Ok(close(&conn, CLOSE_WAIT)?),
+    // A failed handshake has put its alert on the wire when this returns.
+    let mut tls = TlsConnector::new(&Runtime::shared()?, config)
+        .connect(tcp)
+        .await
+        .with_context(|| args.addr.clone())?;
+    eprintln!(
+        "tlsbox: connected: {}",
+        describe(&tls.session_info().await?)
+    );
+    let (reader, writer) = tokio::io::split(tls);
+    let (reader, writer, result) = session(reader, writer, &args).await;
+    let mut tls = reader.unsplit(writer);
+    match result {
+        Ok(()) => Ok(close(&mut tls, CLOSE_WAIT).await?),
         Err(e) => {
-            close_after_error(&conn, &e);
-            Err(e.context(args.addr.clone()))
+            close_after_error(&mut tls, &e).await;
+            Err(anyhow::Error::from(e).context(args.addr.clone()))
         }
     }
 }
 
-/// The handshake, then stdin to the peer and the peer's data to stdout until the peer
-/// closes, or stdin has ended and the peer has been quiet for `--linger-ms`.
-fn session(conn: &Connection, args: &Args) -> Result<()> {
-    loop {
-        match conn.negotiate() {
-            Ok(()) => break,
-            Err(e) if e.is_blocked() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if let Some(info) = conn.session_info()? {
-        eprintln!("tlsbox: connected: {}", describe(&info));
-    }
+type Reader = ReadHalf<TlsStream<TcpStream>>;
+type Writer = WriteHalf<TlsStream<TcpStream>>;
 
-    let stdin = spawn_stdin_reader();
-    let mut stdout = io::stdout();
-    let mut stdin_done_at: Option<Instant> = None;
-    let mut last_data = Instant::now();
+/// Stdin to the peer and the peer's data to stdout until the peer closes, or stdin has
+/// ended and the peer has been quiet for `--linger-ms`. The halves progress independently:
+/// a peer that stops reading does not stop its data reaching stdout.
+async fn session(
+    mut reader: Reader,
+    mut writer: Writer,
+    args: &Args,
+) -> (Reader, Writer, io::Result<()>) {
     let linger = Duration::from_millis(args.linger_ms);
-    loop {
-        match conn.recv(16384) {
-            Ok(r) if r.data.is_empty() => return Ok(()), // close_notify
-            Ok(r) => {
-                stdout.write_all(&r.data)?;
-                stdout.flush()?;
-                last_data = Instant::now();
-            }
-            Err(e) if e.is_blocked() => {}
-            Err(e) => return Err(e.into()),
-        }
-        if stdin_done_at.is_none() {
-            loop {
-                match stdin.try_recv() {
-                    Ok(chunk) => conn.send_all(&chunk)?,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        stdin_done_at = Some(Instant::now());
-                        break;
+    let mut stdin = spawn_stdin_reader();
+    let mut stdout = tokio::io::stdout();
+    let mut buf = vec![0; 16384];
+    let mut stdin_open = true;
+    let result = async {
+        loop {
+            tokio::select! {
+                n = reader.read(&mut buf) => {
+                    let n = n?;
+                    if n == 0 {
+                        return Ok(()); // close_notify
                     }
+                    stdout.write_all(&buf[..n]).await?;
+                    stdout.flush().await?;
                 }
+                chunk = stdin.recv(), if stdin_open => match chunk {
+                    Some(chunk) => {
+                        writer.write_all(&chunk).await?;
+                        writer.flush().await?;
+                    }
+                    None => stdin_open = false,
+                },
+                () = tokio::time::sleep(linger), if !stdin_open => return Ok(()),
             }
-        } else if last_data.elapsed() > linger
-            && stdin_done_at.is_some_and(|t| t.elapsed() > linger)
-        {
-            return Ok(());
         }
     }
+    .await;
+    (reader, writer, result)
 }
 
+/// Stdin, read on a thread of its own: a blocking read of an interactive stdin would keep
+/// a runtime task from ever finishing.
 fn spawn_stdin_reader() -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel(4);
     thread::spawn(move || {
         let mut stdin = io::stdin();
         let mut buf = vec![0u8; 16384];
         while let Ok(n) = stdin.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+            if n == 0 || tx.blocking_send(buf[..n].to_vec()).is_err() {
                 break;
             }
         }

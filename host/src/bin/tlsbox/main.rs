@@ -9,18 +9,20 @@ mod demo;
 mod server;
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use tlsbox::{
-    AlertPolicy, CipherSuite, Config, Connection, ErrorKind, ProtocolVersion, RecordSizing,
-    SessionInfo,
+    AlertPolicy, CipherSuite, Config, ErrorKind, ProtocolVersion, RecordSizing, SessionInfo,
+    TlsStream,
 };
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout;
 
 /// A TLS endpoint inside a WebAssembly component.
 #[derive(Debug, Parser)]
@@ -36,7 +38,7 @@ enum Command {
     Demo(demo::Args),
     /// Connects to HOST:PORT: stdin goes to the peer, the peer's data to stdout.
     Client(client::Args),
-    /// Serves TLS on ADDR, each client on its own thread and guest instance: echo, --stdout
+    /// Serves TLS on ADDR, each client in its own task and guest instance: echo, --stdout
     /// or --http.
     Server(server::Args),
 }
@@ -56,8 +58,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
-        Command::Client(args) => client::run(args),
-        Command::Server(args) => server::run(args),
+        Command::Client(args) => tokio_runtime()?.block_on(client::run(args)),
+        Command::Server(args) => tokio_runtime()?.block_on(server::run(args)),
     }
 }
 
@@ -185,42 +187,64 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How long a failed connection tries to get its alert or close_notify out.
 const ERROR_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
+/// The tlsbox error behind an I/O error from a [`TlsStream`], if there is one.
+fn tls_error(e: &io::Error) -> Option<&tlsbox::Error> {
+    e.get_ref().and_then(|e| e.downcast_ref::<tlsbox::Error>())
+}
+
 /// Sends close_notify and waits up to `wait` for the peer's. A peer that hung up (EOF, a
 /// reset) or never answers is not an error: our close_notify went out or could not.
-///
-/// The transport must have a read and write timeout (each blocked call then returns within
-/// it), or this may wait on the socket for as long as the peer keeps it open.
-fn close(conn: &Connection, wait: Duration) -> Result<(), tlsbox::Error> {
-    let mut deadline = Instant::now() + wait;
+async fn close<S>(tls: &mut TlsStream<S>, wait: Duration) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     loop {
-        match conn.shutdown() {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_blocked() && Instant::now() < deadline => {}
-            Err(e) if e.is_blocked() => return Ok(()),
-            Err(e) if e.kind == ErrorKind::Closed || e.name == "broken-pipe" => return Ok(()),
+        let Ok(result) = timeout(wait, tls.shutdown()).await else {
+            return Ok(()); // the peer does not read
+        };
+        match result {
+            Ok(()) => break,
             // Under --alerts s2n a failure starts a blinding delay during which shutdown
-            // refuses. s2n sleeps it out before its close_notify; so do we (this thread only).
-            Err(e) if e.name == "shutdown-paused" => {
-                thread::sleep(conn.delay()?.max(Duration::from_millis(1)));
-                deadline = Instant::now() + wait;
+            // refuses. s2n sleeps it out before its close_notify; so do we (this task only).
+            Err(e) if tls_error(&e).is_some_and(|t| t.name == "shutdown-paused") => {
+                let delay = tls.delay().await?;
+                tokio::time::sleep(delay.max(Duration::from_millis(1))).await;
+            }
+            Err(e)
+                if tls_error(&e)
+                    .is_some_and(|t| t.kind == ErrorKind::Closed || t.name == "broken-pipe") =>
+            {
+                return Ok(());
             }
             Err(e) => return Err(e),
         }
     }
+    // Read up to the peer's close_notify; whatever ends the wait is fine.
+    let mut buf = [0; 4096];
+    let drain = async { while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = timeout(wait, drain).await;
+    Ok(())
 }
 
 /// Puts a failed connection's last word on the wire before it is dropped. Under
 /// `--alerts rfc` the failing call already sent its alert and shutdown returns at once;
 /// under `--alerts s2n` this is where the close_notify goes out. A trapped instance cannot
 /// be entered again, so there is nothing to send.
-fn close_after_error(conn: &Connection, error: &anyhow::Error) {
-    if error
-        .downcast_ref::<tlsbox::Error>()
-        .is_some_and(|e| e.name == "trap")
-    {
+async fn close_after_error<S>(tls: &mut TlsStream<S>, error: &io::Error)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if tls_error(error).is_some_and(|e| e.name == "trap") {
         return;
     }
-    if let Err(e) = close(conn, ERROR_CLOSE_WAIT) {
+    if let Err(e) = close(tls, ERROR_CLOSE_WAIT).await {
         log::debug!("closing after an error: {e}");
     }
+}
+
+/// The runtime `client` and `server` run on.
+fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -1,23 +1,23 @@
 //! `tlsbox server ADDR`: like s2nd — echo by default, `--stdout` to print, `--http` to
 //! answer each request with a small HTTP/1.0 page.
 //!
-//! Every accepted client gets its own thread and its own guest instance
-//! (`Connection::new`), so a trap, a memory limit, or a slow or idle client ends or stalls
-//! only that connection. Sockets poll with a short read and write timeout: one thread can
-//! then notice an idle client (`--idle-timeout`), and no guest call ever waits on the
-//! network for long.
+//! One tokio runtime serves every client: each accepted client is a task with its own
+//! guest instance (`TlsAcceptor`), so a trap, a memory limit, or a slow or idle client
+//! ends or stalls only that connection, and an idle client costs a parked task and the
+//! instance's touched pages, not a thread.
 
 use std::io::{self, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tlsbox::{
-    Blocked, ClientAuth, Config, Connection, EarlyDataStatus, Endpoint, Runtime, TcpTransport,
-};
+use tlsbox::{ClientAuth, Config, EarlyDataStatus, Endpoint, Runtime, TlsAcceptor, TlsStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::timeout;
 
 use super::{
     CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, read_file, read_optional,
@@ -117,22 +117,15 @@ enum Mode {
     Http,
 }
 
-/// The longest a socket read or write waits before the connection's thread looks at the
-/// clock again; it bounds idle detection's lateness and every guest call's time on the
-/// network.
-const POLL: Duration = Duration::from_millis(200);
-
-/// Everything a connection thread needs; cloned into each.
-#[derive(Clone)]
+/// Everything a connection task needs; shared by all.
 struct Service {
-    runtime: Runtime,
-    config: Config,
+    acceptor: TlsAcceptor,
     mode: Mode,
     idle_timeout: Option<Duration>,
     early_data: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
     let mut config = Config::server(read_file(&args.cert)?, read_file(&args.key)?)
         .alpn(args.alpn.clone())
         .versions(&versions(args.tls12))
@@ -167,46 +160,52 @@ pub fn run(args: Args) -> Result<()> {
     let runtime = Runtime::shared()?;
     // Each connection parses the configuration in its own instance; doing it once here
     // reports a bad certificate or key at start-up rather than to every client.
-    drop(Endpoint::new(&runtime, &config).context("checking the configuration")?);
-    let service = Service {
-        runtime,
-        config,
+    let check = {
+        let (runtime, config) = (runtime.clone(), config.clone());
+        tokio::task::spawn_blocking(move || Endpoint::new(&runtime, &config).map(drop))
+    };
+    check.await?.context("checking the configuration")?;
+    let service = Arc::new(Service {
+        acceptor: TlsAcceptor::new(&runtime, config),
         mode,
         early_data: max_early_data > 0,
         idle_timeout: args.idle_timeout.map(Duration::from_secs),
-    };
+    });
 
-    let listener =
-        TcpListener::bind(&args.addr).with_context(|| format!("binding {}", args.addr))?;
+    let listener = TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
     eprintln!("tlsbox: listening on {}", listener.local_addr()?);
 
-    let slots = Arc::new(Slots::new(args.max_connections));
+    let slots = Arc::new(Semaphore::new(
+        args.max_connections.map_or(Semaphore::MAX_PERMITS, |n| {
+            n.min(Semaphore::MAX_PERMITS as u64) as usize
+        }),
+    ));
+    let mut connections = JoinSet::new();
     let mut accepted = 0;
     while args.stop_after.is_none_or(|n| accepted < n) {
         // Take a slot before accepting: at the limit, clients wait in the backlog.
-        let slot = slots.acquire();
-        let (tcp, peer) = match listener.accept() {
+        let slot = slots.clone().acquire_owned().await?;
+        let (tcp, peer) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of descriptors, say: give connections a moment to end.
-                thread::sleep(Duration::from_millis(50));
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         accepted += 1;
         let service = service.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("tlsbox {peer}"))
-            .spawn(move || {
-                let _slot = slot;
-                service.handle(tcp, &peer.to_string());
-            });
-        if let Err(e) = spawned {
-            log::warn!("{peer}: no thread for the connection: {e}");
-        }
+        connections.spawn(async move {
+            let _slot = slot;
+            service.handle(tcp, &peer.to_string()).await;
+        });
+        // Reap finished tasks as we go, so the set holds only live connections.
+        while connections.try_join_next().is_some() {}
     }
-    slots.wait_all_free();
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 
@@ -219,119 +218,101 @@ enum End {
 }
 
 impl Service {
-    /// Serves one client from accept to close, on its own thread and instance.
-    fn handle(&self, tcp: TcpStream, peer: &str) {
+    /// Serves one client from accept to close, in its own task and instance.
+    async fn handle(&self, tcp: TcpStream, peer: &str) {
         log::info!("{peer}: accepted");
-        let conn = match self.connect(tcp) {
-            Ok(conn) => conn,
-            Err(e) => {
-                eprintln!("tlsbox: {peer}: {e:#}");
+        if let Err(e) = tcp.set_nodelay(true) {
+            log::debug!("{peer}: nodelay: {e}");
+        }
+        // The acceptor puts a failed handshake's alert on the wire itself.
+        let mut tls = match self.idle(self.acceptor.accept(tcp)).await {
+            Some(Ok(tls)) => tls,
+            Some(Err(e)) => {
+                eprintln!("tlsbox: {peer}: {e}");
+                return;
+            }
+            None => {
+                log::info!("{peer}: idle during the handshake, disconnecting");
                 return;
             }
         };
-        match self.serve(&conn, peer) {
+        match self.serve(&mut tls, peer).await {
             Ok(end) => {
                 if let End::Idle = end {
                     log::info!("{peer}: idle, sending close_notify");
                 }
-                match close(&conn, CLOSE_WAIT) {
+                match close(&mut tls, CLOSE_WAIT).await {
                     Ok(()) => log::info!("{peer}: closed"),
                     Err(e) => eprintln!("tlsbox: {peer}: closing: {e}"),
                 }
             }
             Err(e) => {
                 eprintln!("tlsbox: {peer}: {e:#}");
-                close_after_error(&conn, &e);
+                close_after_error(&mut tls, &e).await;
             }
         }
     }
 
-    /// A connection with an instance of its own over `tcp`, set up to poll.
-    fn connect(&self, tcp: TcpStream) -> Result<Connection> {
-        tcp.set_nodelay(true)?;
-        tcp.set_read_timeout(Some(POLL))?;
-        tcp.set_write_timeout(Some(POLL))?;
-        Ok(Connection::new(
-            &self.runtime,
-            &self.config,
-            TcpTransport::new(tcp),
-        )?)
+    /// `step`, or `None` if `--idle-timeout` passes first.
+    async fn idle<T>(&self, step: impl Future<Output = T>) -> Option<T> {
+        match self.idle_timeout {
+            Some(limit) => timeout(limit, step).await.ok(),
+            None => Some(step.await),
+        }
     }
 
-    /// Handshake, then the mode's loop until close_notify, the HTTP response, or idleness.
-    fn serve(&self, conn: &Connection, peer: &str) -> Result<End> {
-        let mut idle = IdleClock::new(self.idle_timeout);
-        let mut early = Vec::new();
+    /// The mode's loop until close_notify, the HTTP response, or idleness.
+    async fn serve(&self, tls: &mut TlsStream<TcpStream>, peer: &str) -> io::Result<End> {
         if self.early_data {
-            loop {
-                let r = conn.recv_early_data(16384)?;
-                early.extend_from_slice(&r.data);
-                match r.blocked {
-                    Blocked::NotBlocked => break,
-                    Blocked::OnRead | Blocked::OnWrite if idle.expired() => return Ok(End::Idle),
-                    _ => {}
-                }
-            }
-            let outcome = match conn.early_data_status()? {
+            let outcome = match tls.early_data_status().await? {
                 // Read to its end: it was accepted.
                 EarlyDataStatus::Accepted | EarlyDataStatus::End => "accepted",
                 status => status.name(),
             };
             eprintln!(
                 "tlsbox: {peer}: early data {outcome}: {} bytes",
-                early.len()
+                tls.early_data_len()
             );
         }
-        loop {
-            match conn.negotiate() {
-                Ok(()) => break,
-                Err(e) if e.is_blocked() && idle.expired() => return Ok(End::Idle),
-                Err(e) if e.is_blocked() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if let Some(info) = conn.session_info()? {
+        if let Ok(info) = tls.session_info().await {
             log::info!("{peer}: negotiated {}", describe(&info));
         }
-        idle.reset();
         let mut request = Vec::new();
-        // Early data is the first of the stream.
-        let mut early = Some(early).filter(|e| !e.is_empty());
+        let mut buf = vec![0; 16384];
         loop {
-            let received = match early.take() {
-                Some(data) => data,
-                None => match conn.recv(16384) {
-                    Ok(received) => received.data,
-                    Err(e) if e.is_blocked() && idle.expired() => return Ok(End::Idle),
-                    Err(e) if e.is_blocked() => continue,
-                    Err(e) => return Err(e.into()),
-                },
+            let Some(n) = self.idle(tls.read(&mut buf)).await.transpose()? else {
+                return Ok(End::Idle);
             };
-            idle.reset();
-            if received.is_empty() {
+            if n == 0 {
                 return Ok(End::Done); // close_notify
             }
+            let received = &buf[..n];
             match self.mode {
                 Mode::Echo => {
-                    if !send_all(conn, &received, &mut idle)? {
+                    if self
+                        .idle(write_flushed(tls, received))
+                        .await
+                        .transpose()?
+                        .is_none()
+                    {
                         return Ok(End::Idle);
                     }
                 }
                 Mode::Stdout => {
                     // One locked write per chunk: concurrent clients interleave by chunk.
                     let mut out = io::stdout().lock();
-                    out.write_all(&received)?;
+                    out.write_all(received)?;
                     out.flush()?;
                 }
                 Mode::Http => {
-                    request.extend_from_slice(&received);
+                    request.extend_from_slice(received);
                     if request.windows(4).any(|w| w == b"\r\n\r\n") {
                         // Small enough for one record.
-                        let response = http_response(conn)?;
-                        return Ok(if send_all(conn, &response, &mut idle)? {
-                            End::Done
-                        } else {
-                            End::Idle
+                        let response = http_response(tls).await?;
+                        let sent = self.idle(write_flushed(tls, &response)).await;
+                        return Ok(match sent.transpose()? {
+                            Some(()) => End::Done,
+                            None => End::Idle,
                         });
                     }
                 }
@@ -340,105 +321,16 @@ impl Service {
     }
 }
 
-/// Sends all of `data`; false if the peer took none of it for the idle timeout.
-/// (`Connection::send_all` would wait for ever on a peer that stopped reading.)
-fn send_all(conn: &Connection, mut data: &[u8], idle: &mut IdleClock) -> Result<bool> {
-    while !data.is_empty() {
-        match conn.send(data) {
-            Ok(progress) => {
-                data = &data[progress.bytes as usize..];
-                idle.reset();
-            }
-            Err(e) if e.is_blocked() && idle.expired() => return Ok(false),
-            Err(e) if e.is_blocked() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(true)
+/// Writes all of `data` and waits until it is on the socket.
+async fn write_flushed(tls: &mut TlsStream<TcpStream>, data: &[u8]) -> io::Result<()> {
+    tls.write_all(data).await?;
+    tls.flush().await
 }
 
-/// Time since the connection last made progress, against `--idle-timeout`.
-struct IdleClock {
-    limit: Option<Duration>,
-    since: Instant,
-}
-
-impl IdleClock {
-    fn new(limit: Option<Duration>) -> Self {
-        IdleClock {
-            limit,
-            since: Instant::now(),
-        }
-    }
-
-    fn reset(&mut self) {
-        self.since = Instant::now();
-    }
-
-    fn expired(&self) -> bool {
-        self.limit
-            .is_some_and(|limit| self.since.elapsed() >= limit)
-    }
-}
-
-/// Connections being served, and at most how many may be (`--max-connections`).
-struct Slots {
-    active: Mutex<u64>,
-    freed: Condvar,
-    max: Option<u64>,
-}
-
-/// One connection's claim on a slot, released on drop (also if its thread panics).
-struct Slot(Arc<Slots>);
-
-impl Slots {
-    fn new(max: Option<u64>) -> Self {
-        Slots {
-            active: Mutex::new(0),
-            freed: Condvar::new(),
-            max,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, u64> {
-        self.active.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits for a free slot and takes it.
-    fn acquire(self: &Arc<Self>) -> Slot {
-        let mut active = self.lock();
-        while self.max.is_some_and(|max| *active >= max) {
-            active = self
-                .freed
-                .wait(active)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        *active += 1;
-        Slot(self.clone())
-    }
-
-    /// Waits until every connection has ended.
-    fn wait_all_free(&self) {
-        let mut active = self.lock();
-        while *active > 0 {
-            active = self
-                .freed
-                .wait(active)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        *self.0.lock() -= 1;
-        self.0.freed.notify_all();
-    }
-}
-
-fn http_response(conn: &Connection) -> Result<Vec<u8>> {
-    let summary = conn
-        .session_info()?
+async fn http_response(tls: &mut TlsStream<TcpStream>) -> io::Result<Vec<u8>> {
+    let summary = tls
+        .session_info()
+        .await
         .map(|info| describe(&info))
         .unwrap_or_default();
     let body = format!(
