@@ -96,6 +96,11 @@ async fn both_directions_stream_64_mib_at_once_through_split_halves() {
     let run = async {
         let connector = TlsConnector::new(&runtime(), client_config(pki()));
         let tls = connector.connect(TcpStream::connect(addr).await?).await?;
+        // The socket underneath, reachable between guest calls.
+        assert_eq!(
+            tls.get_ref().map(|tcp| tcp.peer_addr().unwrap()),
+            Some(addr)
+        );
         let (r, w) = tokio::io::split(tls);
         // Both halves at once, on different tasks: neither waits for the other.
         let writer = tokio::spawn(write_pattern(w, 1, LEN, 1 << 20));
@@ -394,6 +399,10 @@ async fn the_s2n_calls_are_reachable_from_the_stream() {
         .unwrap()
         .unwrap();
     assert_eq!(tls.alpn().await.unwrap().as_deref(), Some("http/1.1"));
+    assert!(
+        tls.get_mut().is_some(),
+        "the byte stream, between guest calls"
+    );
     let info = tls.session_info().await.unwrap();
     assert_eq!(info.version, tlsbox::ProtocolVersion::Tls13);
     tls.request_key_update().await.unwrap();

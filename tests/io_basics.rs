@@ -282,3 +282,31 @@ fn t59_key_update_goes_out_only_with_a_non_empty_send() {
     assert_eq!(pair.conn.key_update_counts().unwrap().sent, 1);
     assert_eq!(pair.peer_received(), b"x");
 }
+
+#[test]
+fn the_diagnostics_export_seals_whole_records() {
+    use CipherSuite::*;
+    let endpoint = tlsbox::Endpoint::new(&runtime(), &client_config(pki())).unwrap();
+    // Each record: the plaintext, the inner content type byte and a 16-byte tag.
+    for suite in [
+        Tls13Chacha20Poly1305Sha256,
+        Tls13Aes128GcmSha256,
+        Tls13Aes256GcmSha384,
+    ] {
+        assert_eq!(endpoint.seal_records(suite, 1000, 3).unwrap(), 3 * 1017);
+    }
+    // Clamped to the largest record TLS allows.
+    assert_eq!(
+        endpoint
+            .seal_records(Tls13Chacha20Poly1305Sha256, 1 << 20, 2)
+            .unwrap(),
+        2 * (16384 + 17)
+    );
+    // Not a TLS 1.3 suite.
+    assert_eq!(
+        endpoint
+            .seal_records(TlsEcdheEcdsaWithAes128GcmSha256, 1000, 3)
+            .unwrap(),
+        0
+    );
+}

@@ -30,6 +30,12 @@ impl wit::Guest for Component {
     type Connection = ConnectionResource;
 }
 
+impl exports::tlsbox::tls::diagnostics::Guest for Component {
+    fn seal_records(suite: wtypes::CipherSuite, record_size: u32, records: u32) -> u64 {
+        engine::seal_records(suite_in(suite), record_size, records)
+    }
+}
+
 /// The exported `config` resource.
 pub struct ConfigResource(conn::Config);
 

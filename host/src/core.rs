@@ -7,7 +7,8 @@ use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::{
-    self, Blocked, EarlyDataStatus, ErrorKind, KeyUpdateCounts, Progress, Received, SessionInfo,
+    self, Blocked, CipherSuite, EarlyDataStatus, ErrorKind, KeyUpdateCounts, Progress, Received,
+    SessionInfo,
 };
 use crate::config::Config;
 use crate::error::Error;
@@ -110,6 +111,12 @@ impl Instance {
         self.store.data_mut().transport(rep)
     }
 
+    /// The transport behind the socket with table index `rep`, to look at.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
+    pub(crate) fn transport_ref(&self, rep: u32) -> Option<&dyn AsyncTransport> {
+        self.store.data().transport_ref(rep)
+    }
+
     /// Forgets the transport's earlier wake-ups; call before a guest call whose `blocked`
     /// result may be waited on.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
@@ -130,6 +137,23 @@ impl Instance {
     /// The largest linear memory (bytes) the instance has grown to.
     pub(crate) fn peak_memory(&self) -> usize {
         self.store.data().peak_memory()
+    }
+
+    /// The diagnostics export: seals `records` records in the guest (see the WIT).
+    pub(crate) async fn seal_records(
+        &mut self,
+        suite: CipherSuite,
+        record_size: u32,
+        records: u32,
+    ) -> Result<u64, Error> {
+        self.check()?;
+        self.runtime.arm_deadline(&mut self.store);
+        let result = self
+            .guest
+            .tlsbox_tls_diagnostics()
+            .call_seal_records(&mut self.store, suite, record_size, records)
+            .await;
+        self.trapped(result)
     }
 
     /// Drops a connection's guest resource (its socket goes with it).

@@ -379,6 +379,16 @@ impl HostState {
         Some(&mut *slot.0)
     }
 
+    /// The transport behind the socket whose table index is `rep`, to look at.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
+    pub(crate) fn transport_ref(&self, rep: u32) -> Option<&dyn AsyncTransport> {
+        let slot = self
+            .table
+            .get(&Resource::<SocketSlot>::new_borrow(rep))
+            .ok()?;
+        Some(&*slot.0)
+    }
+
     /// Polls the transport behind `socket` once, off the guest's clock. Not ready is
     /// would-block at once: the waker is registered and the guest call returns `blocked`,
     /// so the store is never held while the I/O waits.

@@ -615,6 +615,36 @@ impl<S> TlsStream<S> {
         info.ok_or_else(|| Error::host(ErrorKind::Usage, "invalid-state", "no session yet"))
     }
 
+    /// The byte stream underneath, e.g. for `peer_addr`; `None` while a guest call is in
+    /// flight (a read or write of the other half is pending), when the instance holds it.
+    pub fn get_ref(&self) -> Option<&S>
+    where
+        S: 'static,
+    {
+        let Slot::Idle(instance) = &self.core.slot else {
+            return None;
+        };
+        instance
+            .transport_ref(self.core.socket)?
+            .io()?
+            .downcast_ref()
+    }
+
+    /// The byte stream underneath, mutably (e.g. to set socket options). Reading or writing
+    /// it directly corrupts the TLS stream. `None` while a guest call is in flight.
+    pub fn get_mut(&mut self) -> Option<&mut S>
+    where
+        S: 'static,
+    {
+        let Slot::Idle(instance) = &mut self.core.slot else {
+            return None;
+        };
+        instance
+            .transport(self.core.socket)?
+            .io_mut()?
+            .downcast_mut()
+    }
+
     /// Bytes of TLS 1.3 early data taken during the handshake (server with
     /// [`Config::max_early_data`] above 0). They are the first bytes read from the stream.
     /// Early data may be a replay: see the README.

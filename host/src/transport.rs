@@ -6,6 +6,7 @@
 //! never holds its store while waiting for I/O. A blocking [`Transport`] is simply always
 //! ready (it blocks inside the poll, which is what the blocking API wants).
 
+use std::any::Any;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::task::{Context, Poll};
@@ -47,6 +48,14 @@ pub(crate) trait AsyncTransport: Send {
     /// absorbs it, so its `blocked` result must be retried, not waited on.
     fn woken(&self) -> bool {
         false
+    }
+    /// The underlying byte stream, for a caller that knows its type.
+    fn io(&self) -> Option<&dyn Any> {
+        None
+    }
+    /// The underlying byte stream, mutably.
+    fn io_mut(&mut self) -> Option<&mut dyn Any> {
+        None
     }
 }
 
@@ -123,6 +132,7 @@ pub fn io_error(e: io::Error) -> IoError {
 /// the other direction, e.g. during a handshake or shutdown).
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio_io {
+    use std::any::Any;
     use std::io;
     use std::pin::Pin;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -207,7 +217,7 @@ pub(crate) mod tokio_io {
         }
     }
 
-    impl<S: AsyncRead + AsyncWrite + Unpin + Send> AsyncTransport for TokioTransport<S> {
+    impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncTransport for TokioTransport<S> {
         fn poll_send(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize, IoError>> {
             let mut cx = self.write.context(cx);
             match Pin::new(&mut self.io).poll_write(&mut cx, data) {
@@ -255,6 +265,14 @@ pub(crate) mod tokio_io {
 
         fn woken(&self) -> bool {
             self.woken.load(Ordering::SeqCst)
+        }
+
+        fn io(&self) -> Option<&dyn Any> {
+            Some(&self.io)
+        }
+
+        fn io_mut(&mut self) -> Option<&mut dyn Any> {
+            Some(&mut self.io)
         }
     }
 }

@@ -111,6 +111,34 @@ fn gcm_iv(salt: &[u8], explicit: &[u8]) -> Option<Iv> {
     Some(Iv::new(iv))
 }
 
+/// Seals `records` TLS 1.3 records of `record_len` plaintext bytes with `suite`'s AEAD under
+/// a fixed throwaway key, as [`Tls13Encrypter`] does (inner content type, header AAD,
+/// per-record nonce, detached tag); returns the ciphertext bytes produced, or `None` for a
+/// suite that is not TLS 1.3. The raw AEAD rate, for benchmarks.
+pub fn seal_records(suite: rustls::CipherSuite, record_len: usize, records: u32) -> Option<u64> {
+    fn run<C: RecordAead>(record_len: usize, records: u32) -> Option<u64> {
+        let cipher = C::new_from_slice(&[0x42; 32][..C::key_size()]).ok()?;
+        let iv = Iv::new([0x24; NONCE_LEN]);
+        let mut buf = vec![0x5a; record_len + 1];
+        let total = buf.len() + TAG_LEN;
+        let aad = make_tls13_aad(total);
+        let mut out = 0u64;
+        for seq in 0..u64::from(records) {
+            buf[record_len] = ContentType::ApplicationData.into();
+            let tag = seal(&cipher, Nonce::new(&iv, seq).0, &aad, &mut buf).ok()?;
+            out += (buf.len() + tag.len()) as u64;
+        }
+        Some(out)
+    }
+    use rustls::CipherSuite as Id;
+    match suite {
+        Id::TLS13_CHACHA20_POLY1305_SHA256 => run::<ChaCha20Poly1305>(record_len, records),
+        Id::TLS13_AES_128_GCM_SHA256 => run::<Aes128Gcm>(record_len, records),
+        Id::TLS13_AES_256_GCM_SHA384 => run::<Aes256Gcm>(record_len, records),
+        _ => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // TLS 1.3
 

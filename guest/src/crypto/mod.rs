@@ -27,6 +27,7 @@ mod tests;
 use rustls::SupportedCipherSuite;
 use rustls::crypto::{CryptoProvider, GetRandomFailed, SecureRandom, SupportedKxGroup};
 
+pub use aead::seal_records;
 pub use kx::{SECP256R1, SECP384R1, SECP521R1, X25519};
 pub use sign::load_private_key;
 pub use suites::{
