@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{
-    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    StoreLimits, StoreLimitsBuilder, UpdateDeadline,
+    Cache, CacheConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -83,11 +83,25 @@ impl Runtime {
     /// copy-on-write, so an instance costs only the pages it touches), sized for
     /// 16,384 instances of at most `limits.memory_bytes` each; if the address space for
     /// the pool cannot be reserved, instances are allocated on demand instead.
+    ///
+    /// Compiled code is kept in wasmtime's on-disk cache (keyed by the component, the engine
+    /// settings and wasmtime's version), so only the first process on a machine pays the
+    /// compile. `TLSBOX_CODE_CACHE` names another directory for it, or `off`; where no
+    /// cache can be set up, every process compiles.
     pub fn new(limits: Limits) -> Result<Self, Error> {
-        let (engine, pooled) = match Engine::new(&engine_config(&limits, true)) {
+        Self::build(limits, code_cache())
+    }
+
+    /// Like [`Runtime::new`], but always compiles, without the on-disk cache.
+    pub fn uncached(limits: Limits) -> Result<Self, Error> {
+        Self::build(limits, None)
+    }
+
+    fn build(limits: Limits, cache: Option<Cache>) -> Result<Self, Error> {
+        let (engine, pooled) = match Engine::new(&engine_config(&limits, true, cache.clone())) {
             Ok(engine) => (engine, true),
             Err(_) => (
-                Engine::new(&engine_config(&limits, false)).map_err(Error::trap)?,
+                Engine::new(&engine_config(&limits, false, cache)).map_err(Error::trap)?,
                 false,
             ),
         };
@@ -181,9 +195,24 @@ impl Runtime {
 
 /// The engine configuration: async calls, epoch interruption, and (when `pooled`) the
 /// pooling allocator sized for [`POOL_SLOTS`] instances.
-fn engine_config(limits: &Limits, pooled: bool) -> wasmtime::Config {
+/// wasmtime's on-disk code cache, where `TLSBOX_CODE_CACHE` (a directory, or `off`) or
+/// wasmtime's default (the user's cache directory) puts it; `None` if it cannot be set up.
+fn code_cache() -> Option<Cache> {
+    let mut config = CacheConfig::new();
+    match std::env::var_os("TLSBOX_CODE_CACHE") {
+        Some(value) if value == "off" => return None,
+        Some(dir) if !dir.is_empty() => {
+            config.with_directory(dir);
+        }
+        _ => {}
+    }
+    Cache::new(config).ok()
+}
+
+fn engine_config(limits: &Limits, pooled: bool, cache: Option<Cache>) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.epoch_interruption(true);
+    config.cache(cache);
     // Reserve only what an instance may use: the default 4 GiB per memory would make a
     // pool of ten thousand instances 40 TiB of address space.
     let memory = (limits.memory_bytes as u64)
