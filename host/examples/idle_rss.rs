@@ -63,8 +63,8 @@ async fn main() -> std::io::Result<()> {
     let base = rss();
     println!("baseline RSS: {:.1} MiB", base as f64 / (1 << 20) as f64);
     println!(
-        "{:>12} {:>12} {:>16}",
-        "connections", "RSS (MiB)", "per connection"
+        "{:>12} {:>12} {:>16} {:>10}",
+        "connections", "RSS (MiB)", "per connection", "mappings"
     );
     let mut held: Vec<Pair> = Vec::new();
     for target in [1usize, 100, 1_000, 2_000, 5_000, 10_000] {
