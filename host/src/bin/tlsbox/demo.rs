@@ -1,6 +1,7 @@
 //! `tlsbox demo`: a server component and a client component over loopback TCP, with a
 //! fresh self-signed certificate, moving data each way and timing it.
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,6 +12,14 @@ use tlsbox::pki::Pki;
 use tlsbox::{Config, Connection, Runtime, TcpTransport};
 
 use super::{Suite, describe, versions};
+
+/// `println!` that returns an error instead of panicking when stdout is gone
+/// (`tlsbox demo | head -1`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*).context("writing to stdout")?
+    };
+}
 
 /// Options for `tlsbox demo`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +42,7 @@ pub fn run(args: Args) -> Result<()> {
     let total = args.mib << 20;
     let started = Instant::now();
     let runtime = Runtime::shared()?;
-    println!(
+    say!(
         "component ready in {:.2?} (compiled, or loaded from the code cache)",
         started.elapsed()
     );
@@ -93,24 +102,24 @@ pub fn run(args: Args) -> Result<()> {
         .join()
         .map_err(|_| anyhow!("server thread panicked"))??;
 
-    println!("negotiated      {}", describe(&info));
-    println!(
+    say!("negotiated      {}", describe(&info));
+    say!(
         "handshake       {:.2?} (client, loopback, both ends in wasm)",
         handshake
     );
-    println!(
+    say!(
         "client → server {} MiB in {:.2?}: {:.1} MiB/s",
         args.mib,
         up,
         mib_per_s(total, up)
     );
-    println!(
+    say!(
         "server → client {} MiB in {:.2?}: {:.1} MiB/s",
         args.mib,
         down,
         mib_per_s(total, down)
     );
-    println!(
+    say!(
         "wire bytes      {} out, {} in (client, handshake included)",
         conn.wire_bytes_out()?,
         conn.wire_bytes_in()?
