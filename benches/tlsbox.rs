@@ -123,6 +123,21 @@ fn native_pair(
     (c, s)
 }
 
+/// Native client and server over ring with `suite`, no resumption, handshaken.
+fn plain_native_pair(suite: &Suite) -> (rustls::Connection, rustls::Connection) {
+    native_pair(
+        ring_client(Some(suite.native), false),
+        ring_server(Some(suite.native), 0),
+    )
+}
+
+/// A component client with `config` against a native ring server with `suite`, handshaken.
+fn component_pair(config: &tlsbox::Config, suite: &Suite) -> MemPair {
+    let mut pair = MemPair::client(config, ring_server(Some(suite.native), 0));
+    pair.handshake().unwrap();
+    pair
+}
+
 /// Reads all the plaintext `conn` has ready.
 fn drain(conn: &mut rustls::Connection, buf: &mut [u8]) -> usize {
     let mut got = 0;
@@ -161,8 +176,7 @@ fn bulk(c: &mut Criterion) {
             let config = client_config(pki())
                 .cipher_suites(&[suite.ours])
                 .record_sizing(sizing);
-            let mut pair = MemPair::client(&config, ring_server(Some(suite.native), 0));
-            pair.handshake().unwrap();
+            let pair = component_pair(&config, suite);
             assert_eq!(pair.conn.send(&data).unwrap().bytes as usize, MIB);
             pair.wire.take_outbound();
             group.bench_function(BenchmarkId::new("component", &label), |b| {
@@ -184,10 +198,7 @@ fn bulk(c: &mut Criterion) {
                         .unwrap()
                 })
             });
-            let (mut client, _server) = native_pair(
-                ring_client(Some(suite.native), false),
-                ring_server(Some(suite.native), 0),
-            );
+            let (mut client, _server) = plain_native_pair(suite);
             let mut sink = Vec::with_capacity(MIB + MIB / 16);
             group.bench_function(BenchmarkId::new("native-ring", &label), |b| {
                 b.iter(|| {
@@ -216,8 +227,7 @@ fn bulk(c: &mut Criterion) {
         for (size, _) in SIZES {
             let label = format!("{}-{size}", suite.label);
             let config = client_config(pki()).cipher_suites(&[suite.ours]);
-            let mut pair = MemPair::client(&config, ring_server(Some(suite.native), 0));
-            pair.handshake().unwrap();
+            let mut pair = component_pair(&config, suite);
             // One call may return many records, as a reader with a large buffer would.
             pair.conn.set_recv_multi_record(true).unwrap();
             group.bench_function(BenchmarkId::new("component", &label), |b| {
@@ -233,10 +243,7 @@ fn bulk(c: &mut Criterion) {
                     started.elapsed()
                 })
             });
-            let (mut client, mut server) = native_pair(
-                ring_client(Some(suite.native), false),
-                ring_server(Some(suite.native), 0),
-            );
+            let (mut client, mut server) = plain_native_pair(suite);
             let mut buf = vec![0; MIB];
             group.bench_function(BenchmarkId::new("native-ring", &label), |b| {
                 b.iter_custom(|iters| {
@@ -343,8 +350,7 @@ fn small(c: &mut Criterion) {
     let request = payload(64, 2);
     let mut group = bench_config(c, "small");
     let config = client_config(pki()).cipher_suites(&[suite.ours]);
-    let mut pair = MemPair::client(&config, ring_server(Some(suite.native), 0));
-    pair.handshake().unwrap();
+    let mut pair = component_pair(&config, suite);
     group.bench_function(BenchmarkId::new("component", "rtt-64"), |b| {
         b.iter(|| {
             pair.conn.send(&request).unwrap();
@@ -355,10 +361,7 @@ fn small(c: &mut Criterion) {
             assert_eq!(pair.conn.recv(64).unwrap().data.len(), 64);
         })
     });
-    let (mut client, mut server) = native_pair(
-        ring_client(Some(suite.native), false),
-        ring_server(Some(suite.native), 0),
-    );
+    let (mut client, mut server) = plain_native_pair(suite);
     let mut buf = [0; 64];
     group.bench_function(BenchmarkId::new("native-ring", "rtt-64"), |b| {
         b.iter(|| {
@@ -378,8 +381,7 @@ fn boundary(c: &mut Criterion) {
     let suite = &SUITES[0];
     let mut group = bench_config(c, "boundary");
     let config = client_config(pki()).cipher_suites(&[suite.ours]);
-    let mut pair = MemPair::client(&config, ring_server(Some(suite.native), 0));
-    pair.handshake().unwrap();
+    let pair = component_pair(&config, suite);
     group.bench_function(BenchmarkId::new("component", "send-1-byte"), |b| {
         b.iter(|| {
             pair.conn.send(b"x").unwrap();
@@ -389,10 +391,7 @@ fn boundary(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("component", "recv-nothing-ready"), |b| {
         b.iter(|| assert!(pair.conn.recv(16384).unwrap_err().is_blocked()))
     });
-    let (mut client, _server) = native_pair(
-        ring_client(Some(suite.native), false),
-        ring_server(Some(suite.native), 0),
-    );
+    let (mut client, _server) = plain_native_pair(suite);
     let mut sink = Vec::new();
     group.bench_function(BenchmarkId::new("native-ring", "send-1-byte"), |b| {
         b.iter(|| {
