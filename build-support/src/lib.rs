@@ -1,0 +1,103 @@
+//! Build-script support: compiles workspace crates into WebAssembly components for
+//! `wasm32-wasip2`, so a plain `cargo build` / `cargo test` needs no other step.
+//!
+//! Used by the host's build script (the endpoint component) and the root package's (the
+//! WASI transport adapter and the example application it composes). Both build into one
+//! target directory, `<target>/guest-wasm`, with the `guest` profile; cargo's lock on that
+//! directory serialises them, and whichever runs second finds its artefacts fresh.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target every component is built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// Builds `packages` (each `-p NAME` plus its target selector, like `["-p", "x", "--lib"]`)
+/// for [`TARGET`] with the `guest` profile, and returns the directory that holds the
+/// components (`<target>/guest-wasm/wasm32-wasip2/guest`).
+///
+/// `workspace` is the workspace root; `watch` lists paths under it whose changes must rerun
+/// the calling build script. Panics with a clear message on failure: a build script has no
+/// better way to stop the build.
+pub fn build_components(workspace: &Path, args: &[&str], watch: &[&str]) -> PathBuf {
+    for path in watch {
+        println!("cargo:rerun-if-changed={}", workspace.join(path).display());
+    }
+    ensure_wasm_target();
+
+    // A separate target dir: the outer cargo holds the lock on the main one.
+    let target_dir = target_root().join("guest-wasm");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .arg("build")
+        .args(args)
+        .args(["--profile", "guest", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // Settings meant for the host build must not leak into the component build.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+        // `cargo clippy` runs rustc through clippy-driver; the component build must not.
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("run cargo to build components");
+    assert!(status.success(), "building components ({args:?}) failed");
+    target_dir.join(TARGET).join("guest")
+}
+
+/// Returns `dir/file` after checking that the build produced it.
+pub fn artefact(dir: &Path, file: &str) -> PathBuf {
+    let path = dir.join(file);
+    assert!(path.exists(), "component missing at {}", path.display());
+    path
+}
+
+/// The workspace's target directory, derived from OUT_DIR (`<target>/<profile>/build/..`).
+pub fn target_root() -> PathBuf {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .expect("OUT_DIR lies under the target directory")
+}
+
+/// rustup 1.29 does not add a missing target on a plain `cargo` call, even though
+/// rust-toolchain.toml lists it, so add it here when the sysroot lacks it.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if let Some(sysroot) = sysroot
+        && Path::new(&sysroot)
+            .join("lib/rustlib")
+            .join(TARGET)
+            .exists()
+    {
+        return;
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    assert!(
+        matches!(status, Ok(s) if s.success()),
+        "the {TARGET} target is missing and `rustup target add {TARGET}` failed"
+    );
+}

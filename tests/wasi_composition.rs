@@ -1,0 +1,225 @@
+//! TLS for any component on a stock WASI host: the endpoint composed with the WASI transport
+//! adapter (`target/guest-wasm/composed/tlsbox-wasi.wasm`) and, on top, the `https-get`
+//! application (`.../https-get.wasm`), both made by the root build script with wac-graph.
+//! The command runs on wasmtime-wasi's standard linker alone (the `wasi-https-get` example's
+//! runner) against `openssl s_server` on loopback, started and stopped here.
+
+#[path = "../examples/wasi_https_get/command.rs"]
+mod command;
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::peers::{CertKind, Identity, Pki, Process};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+const TLSBOX_WASI: &str = env!("TLSBOX_WASI_WASM");
+const HTTPS_GET: &str = env!("TLSBOX_HTTPS_GET_WASM");
+
+/// Import and export names of a component, as a stock host sees them.
+fn interface(path: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, path).expect("the composition loads");
+    let ty = component.component_type();
+    let imports = ty
+        .imports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let exports = ty
+        .exports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    (imports, exports)
+}
+
+#[test]
+fn the_compositions_import_only_wasi() {
+    let (imports, exports) = interface(TLSBOX_WASI);
+    let foreign: Vec<_> = imports.iter().filter(|n| !n.starts_with("wasi:")).collect();
+    assert!(foreign.is_empty(), "tlsbox-wasi imports {foreign:?}");
+    for needed in [
+        "wasi:sockets/tcp@0.2.6",
+        "wasi:sockets/ip-name-lookup@0.2.6",
+        "wasi:random/random@0.2.6",
+    ] {
+        assert!(
+            imports.contains(needed),
+            "tlsbox-wasi lacks {needed}: {imports:?}"
+        );
+    }
+    let expected: BTreeSet<String> = [
+        "tlsbox:tls/types@0.1.0",
+        "tlsbox:tls/transport@0.1.0",
+        "tlsbox:tls/tls@0.1.0",
+        "tlsbox:wasi/tcp@0.1.0",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(exports, expected);
+
+    let (imports, exports) = interface(HTTPS_GET);
+    let foreign: Vec<_> = imports.iter().filter(|n| !n.starts_with("wasi:")).collect();
+    assert!(foreign.is_empty(), "https-get imports {foreign:?}");
+    assert_eq!(exports, BTreeSet::from(["wasi:cli/run@0.2.0".to_owned()]));
+}
+
+/// `openssl s_server` with `mode` (`-www` or `-WWW`) for one connection on an ephemeral
+/// loopback port, serving files from `dir`; returns it and the port.
+fn s_server(identity: &Identity, mode: &str, dir: &Path) -> (Process, u16) {
+    let mut command = Command::new("openssl");
+    command
+        .current_dir(dir)
+        .args(["s_server", "-accept", "127.0.0.1:0", "-naccept", "1", mode])
+        .arg("-cert")
+        .arg(&identity.server_cert)
+        .arg("-key")
+        .arg(&identity.server_key);
+    let process = Process::spawn_with_lines(command).expect("openssl s_server starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let accept = process
+        .lines
+        .wait_for("ACCEPT", deadline, |line| line.starts_with("ACCEPT "))
+        .expect("s_server listens");
+    let port = accept
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("s_server printed {accept:?}"));
+    (process, port)
+}
+
+/// Runs the composed `https-get` against `url`, trusting `ca`, with output captured; gives
+/// up after a minute (a hang is a failure, not a stuck test run).
+fn https_get(url: &str, ca: &Path) -> command::Outcome {
+    let args = vec![url.to_owned(), "--ca".to_owned(), ca.display().to_string()];
+    let dir = ca.parent().expect("the CA file has a directory").to_owned();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(command::run(HTTPS_GET.as_ref(), &args, &dir, true));
+    });
+    let outcome = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("https-get finishes within a minute");
+    outcome.expect("the command instantiates and runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn https_get_fetches_the_status_page_of_s_server_www() {
+    let pki = Pki::generate();
+    let identity = pki.get(CertKind::Ecdsa);
+    let (mut server, port) = s_server(identity, "-www", pki.dir.path());
+    // By name: the adapter resolves `localhost` through wasi:sockets/ip-name-lookup.
+    let outcome = https_get(&format!("https://localhost:{port}/"), &identity.ca);
+    let page = text(&outcome.stdout);
+    assert_eq!(outcome.status, 0, "stderr: {}", text(&outcome.stderr));
+    assert!(
+        page.starts_with("HTTP/1.0 200 ok\r\nContent-type: text/html\r\n\r\n<HTML>"),
+        "{page}"
+    );
+    // s_server reports the connection it served: TLS 1.3 with the suite tlsbox offers first.
+    assert!(
+        page.contains("\nNew, TLSv1.3, Cipher is TLS_CHACHA20_POLY1305_SHA256\n"),
+        "{page}"
+    );
+    assert!(page.trim_end().ends_with("</pre></BODY></HTML>"), "{page}");
+    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "s_server: {}",
+        server.output()
+    );
+}
+
+#[test]
+fn https_get_fetches_a_file_from_s_server_www_byte_for_byte() {
+    let pki = Pki::generate();
+    let identity = pki.get(CertKind::Ecdsa);
+    // 100,000 bytes: several TLS records, and more than one read of the adapter's stream.
+    let body: Vec<u8> = (0..100_000u32)
+        .map(|i| {
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b'a' + (i % 26) as u8
+            }
+        })
+        .collect();
+    std::fs::write(pki.dir.path().join("page.txt"), &body).expect("write the page");
+    let (mut server, port) = s_server(identity, "-WWW", pki.dir.path());
+    let outcome = https_get(&format!("https://127.0.0.1:{port}/page.txt"), &identity.ca);
+    assert_eq!(outcome.status, 0, "stderr: {}", text(&outcome.stderr));
+    let mut expected = b"HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\n".to_vec();
+    expected.extend_from_slice(&body);
+    assert!(
+        outcome.stdout == expected,
+        "response: {:?}...",
+        text(&outcome.stdout[..200.min(outcome.stdout.len())])
+    );
+    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "s_server: {}",
+        server.output()
+    );
+}
+
+#[test]
+fn https_get_refuses_a_server_its_ca_did_not_sign_and_says_so_on_the_wire() {
+    let pki = Pki::generate();
+    let (server, port) = s_server(pki.get(CertKind::Ecdsa), "-www", pki.dir.path());
+    // The RSA kind's CA did not sign the ECDSA server certificate.
+    let outcome = https_get(
+        &format!("https://127.0.0.1:{port}/"),
+        &pki.get(CertKind::Rsa).ca,
+    );
+    let stderr = text(&outcome.stderr);
+    assert_eq!(outcome.status, 1, "stderr: {stderr}");
+    assert!(
+        outcome.stdout.is_empty(),
+        "stdout: {}",
+        text(&outcome.stdout)
+    );
+    assert!(
+        stderr.starts_with(
+            "https-get: handshake failed: protocol/untrusted-certificate (alert 48): "
+        ),
+        "{stderr}"
+    );
+    // The alert reached the server: the endpoint's rfc policy writes it at once.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = server.lines.wait_for("the alert", deadline, |line| {
+        line.contains("alert unknown ca") && line.contains("SSL alert number 48")
+    });
+    assert!(seen.is_ok(), "s_server: {}", server.output());
+}
+
+#[test]
+fn https_get_reports_a_refused_connection() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pki = Pki::generate();
+    let outcome = https_get(
+        &format!("https://127.0.0.1:{port}/"),
+        &pki.get(CertKind::Ecdsa).ca,
+    );
+    assert_eq!(outcome.status, 1);
+    assert_eq!(
+        text(&outcome.stderr),
+        format!("https-get: connect 127.0.0.1:{port}: connection-refused\n")
+    );
+}

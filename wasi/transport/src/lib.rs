@@ -1,0 +1,210 @@
+//! The transport adapter: tlsbox's imported `transport` and `session-store` implemented over
+//! WASI 0.2 (`wasi:sockets` TCP streams and plain memory), plus `tlsbox:wasi/tcp` to open a
+//! connection. Composed with the endpoint (see the root build script) it makes a component
+//! that imports only WASI and runs on any stock WASI host.
+//!
+//! Sockets block: `send` waits until the output stream takes bytes and `recv` until at least
+//! one byte arrives. A stock WASI 0.2 host offers no way for an application on the far side
+//! of the endpoint to wait for readiness, so a non-blocking socket would leave it spinning;
+//! a blocking one gives the plain "call until done" flow of s2n over blocking sockets.
+// The generated items carry the WIT's docs, but not on every item rustdoc counts.
+#![allow(missing_docs)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+wit_bindgen::generate!({
+    world: "tlsbox:wasi/transport-adapter",
+    path: ["../../wit", "../wit"],
+    generate_all,
+});
+
+use exports::tlsbox::tls::session_store;
+use exports::tlsbox::tls::transport;
+use exports::tlsbox::tls::types::IoError;
+use exports::tlsbox::wasi::tcp;
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
+use wasi::sockets::instance_network::instance_network;
+use wasi::sockets::ip_name_lookup::resolve_addresses;
+use wasi::sockets::network::{
+    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, Network,
+};
+use wasi::sockets::tcp::TcpSocket;
+use wasi::sockets::tcp_create_socket::create_tcp_socket;
+
+struct Adapter;
+
+export!(Adapter);
+
+/// A connected TCP stream. Field order is drop order: the streams are children of the socket
+/// and must go first.
+pub struct Socket {
+    input: InputStream,
+    output: OutputStream,
+    _tcp: TcpSocket,
+}
+
+impl transport::Guest for Adapter {
+    type Socket = Socket;
+}
+
+impl transport::GuestSocket for Socket {
+    fn send(&self, data: Vec<u8>) -> Result<u32, IoError> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let room = loop {
+            match self.output.check_write() {
+                Ok(0) => self.output.subscribe().block(),
+                Ok(room) => break room,
+                Err(e) => return Err(stream_error(e)),
+            }
+        };
+        // A WIT list is at most u32::MAX bytes long, so `take` fits the result.
+        let take = data.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        self.output.write(&data[..take]).map_err(stream_error)?;
+        // Start pushing the bytes out now; the next `check_write` waits for it.
+        self.output.flush().map_err(stream_error)?;
+        Ok(u32::try_from(take).unwrap_or(u32::MAX))
+    }
+
+    fn recv(&self, max: u32) -> Result<Vec<u8>, IoError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        self.input
+            .blocking_read(u64::from(max))
+            .map_err(stream_error)
+    }
+}
+
+/// Stream failures in the transport's vocabulary: EOF is `closed`; a failed operation (a
+/// reset, an unreachable peer) keeps its description, and the stream reports `closed` after.
+fn stream_error(error: StreamError) -> IoError {
+    match error {
+        StreamError::Closed => IoError::Closed,
+        StreamError::LastOperationFailed(e) => IoError::Other(e.to_debug_string()),
+    }
+}
+
+impl tcp::Guest for Adapter {
+    fn connect(host: String, port: u16) -> Result<transport::Socket, String> {
+        let network = instance_network();
+        let addresses = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => resolve(&network, &host).map_err(|e| format!("resolve {host}: {e}"))?,
+        };
+        let mut last = format!("resolve {host}: no address");
+        for ip in addresses {
+            match connect_to(&network, ip, port) {
+                Ok(socket) => return Ok(transport::Socket::new(socket)),
+                Err(e) => last = format!("connect {}: {e}", display_addr(ip, port)),
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Every address `name` resolves to, in the order the host gives them.
+fn resolve(network: &Network, name: &str) -> Result<Vec<IpAddr>, String> {
+    let stream = resolve_addresses(network, name).map_err(code_name)?;
+    let mut addresses = Vec::new();
+    loop {
+        match stream.resolve_next_address() {
+            Ok(Some(address)) => addresses.push(ip_from_wasi(address)),
+            Ok(None) => return Ok(addresses),
+            Err(ErrorCode::WouldBlock) => stream.subscribe().block(),
+            Err(e) => return Err(code_name(e)),
+        }
+    }
+}
+
+/// A TCP connection to `ip:port`, waiting for the connect to finish.
+fn connect_to(network: &Network, ip: IpAddr, port: u16) -> Result<Socket, String> {
+    let (family, address) = match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            (
+                IpAddressFamily::Ipv4,
+                IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                    port,
+                    address: (a, b, c, d),
+                }),
+            )
+        }
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, e, f, g, h] = v6.segments();
+            (
+                IpAddressFamily::Ipv6,
+                IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                    port,
+                    flow_info: 0,
+                    address: (a, b, c, d, e, f, g, h),
+                    scope_id: 0,
+                }),
+            )
+        }
+    };
+    let tcp = create_tcp_socket(family).map_err(code_name)?;
+    tcp.start_connect(network, address).map_err(code_name)?;
+    let (input, output) = loop {
+        match tcp.finish_connect() {
+            Ok(streams) => break streams,
+            Err(ErrorCode::WouldBlock) => tcp.subscribe().block(),
+            Err(e) => return Err(code_name(e)),
+        }
+    };
+    Ok(Socket {
+        input,
+        output,
+        _tcp: tcp,
+    })
+}
+
+fn ip_from_wasi(address: wasi::sockets::network::IpAddress) -> IpAddr {
+    use wasi::sockets::network::IpAddress;
+    match address {
+        IpAddress::Ipv4((a, b, c, d)) => IpAddr::from([a, b, c, d]),
+        IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => IpAddr::from([a, b, c, d, e, f, g, h]),
+    }
+}
+
+fn display_addr(ip: IpAddr, port: u16) -> String {
+    std::net::SocketAddr::new(ip, port).to_string()
+}
+
+/// The WASI error code's name as the WIT spells it (`connection-refused`).
+fn code_name(code: ErrorCode) -> String {
+    code.name().to_owned()
+}
+
+thread_local! {
+    /// Server sessions of this composed instance: single-use entries under random tickets
+    /// (see `tlsbox:tls/session-store`). Memory only; the store lives as long as the instance.
+    static SESSIONS: RefCell<HashMap<Vec<u8>, Vec<u8>>> = RefCell::new(HashMap::new());
+}
+
+/// Entries the store keeps at most; `put` refuses more, so a flood of handshakes cannot grow
+/// the instance without bound (a refused session only means no resumption).
+const MAX_SESSIONS: usize = 4096;
+
+impl session_store::Guest for Adapter {
+    fn put(key: Vec<u8>, value: Vec<u8>) -> bool {
+        SESSIONS.with_borrow_mut(|sessions| {
+            if sessions.len() >= MAX_SESSIONS && !sessions.contains_key(&key) {
+                return false;
+            }
+            sessions.insert(key, value);
+            true
+        })
+    }
+
+    fn get(key: Vec<u8>) -> Option<Vec<u8>> {
+        SESSIONS.with_borrow(|sessions| sessions.get(&key).cloned())
+    }
+
+    fn take(key: Vec<u8>) -> Option<Vec<u8>> {
+        SESSIONS.with_borrow_mut(|sessions| sessions.remove(&key))
+    }
+}
