@@ -2,8 +2,9 @@
 //!
 //! Bulk transfer both ways at once through split halves against tokio-rustls, a thousand
 //! concurrent connections against an echo server built on `TlsAcceptor`, cancellation at
-//! random points over a byte stream that is pending at random, and a trap that ends only
-//! its own connection. Every wait is bounded; nothing asserts on wall-clock time.
+//! random points over a byte stream that is pending at random, a trap that ends only its own
+//! connection, and a shutdown that sleeps out the s2n blinding delay. Every wait is bounded;
+//! no assertion is about speed (the one on time checks the delay was not cut short).
 
 mod common;
 
@@ -486,4 +487,61 @@ async fn the_acceptor_takes_early_data_as_the_first_bytes_of_the_stream() {
         early_data_round(&acceptor, &connector, b"early bytes, ", b"then the rest").await;
     assert_eq!(taken, b"early bytes, ".len());
     assert_eq!(status, EarlyDataStatus::End);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_sleeps_out_the_blinding_delay_then_sends_close_notify() {
+    let (ours, theirs) = tokio::io::duplex(16 << 10);
+    let server = tokio::spawn(async move {
+        let mut tls = tokio_rustls_acceptor().accept(theirs).await.unwrap();
+        // A forged application-data record under the connection's keys' nose.
+        let mut forged = vec![23, 3, 3, 0, 32];
+        forged.extend_from_slice(&[0x5a; 32]);
+        tls.get_mut().0.write_all(&forged).await.unwrap();
+        // Under the s2n policy no alert comes: the next record is the client's close_notify.
+        let mut rest = Vec::new();
+        let read = timeout(LIMIT, tls.read_to_end(&mut rest)).await.unwrap();
+        (read.map_err(|e| e.to_string()), rest)
+    });
+    let connector = TlsConnector::new(
+        &runtime(),
+        client_config(pki())
+            .alert_policy(tlsbox::AlertPolicy::S2n)
+            .max_blinding_delay_secs(1),
+    );
+    let mut tls = timeout(LIMIT, connector.connect(ours))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = [0; 64];
+    let error = timeout(LIMIT, tls.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_err();
+    let tls_error = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<tlsbox::Error>());
+    assert_eq!(
+        tls_error.map(|e| e.name.as_str()),
+        Some("decrypt"),
+        "{error}"
+    );
+
+    // R80: the failure set a blinding delay in [1/3 s, 1 s); shutdown sleeps it out (as
+    // s2n-tls-tokio does) instead of failing `shutdown-paused`, then sends close_notify.
+    let started = std::time::Instant::now();
+    let delay = tls.delay().await.unwrap();
+    assert!(
+        delay > Duration::ZERO && delay < Duration::from_secs(1),
+        "{delay:?}"
+    );
+    timeout(LIMIT, tls.shutdown()).await.unwrap().unwrap();
+    assert!(
+        started.elapsed() >= delay,
+        "close_notify before the delay was over"
+    );
+    assert_eq!(tls.delay().await.unwrap(), Duration::ZERO);
+    let (read, rest) = server.await.unwrap();
+    assert_eq!(read, Ok(0), "the server reads our close_notify as the end");
+    assert!(rest.is_empty());
 }

@@ -110,6 +110,16 @@ fn https_get(url: &str, ca: &Path) -> command::Outcome {
     outcome.expect("the command instantiates and runs")
 }
 
+/// `s_server -naccept 1` exits 0 once its one connection closed cleanly.
+fn assert_served(server: &mut Process) {
+    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "s_server: {}",
+        server.output()
+    );
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -133,12 +143,7 @@ fn https_get_fetches_the_status_page_of_s_server_www() {
         "{page}"
     );
     assert!(page.trim_end().ends_with("</pre></BODY></HTML>"), "{page}");
-    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "s_server: {}",
-        server.output()
-    );
+    assert_served(&mut server);
 }
 
 #[test]
@@ -166,12 +171,7 @@ fn https_get_fetches_a_file_from_s_server_www_byte_for_byte() {
         "response: {:?}...",
         text(&outcome.stdout[..200.min(outcome.stdout.len())])
     );
-    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "s_server: {}",
-        server.output()
-    );
+    assert_served(&mut server);
 }
 
 #[test]

@@ -276,7 +276,9 @@ impl Core {
 /// - `poll_write` hands the bytes to the guest (s2n's send) and reports them written;
 ///   `poll_flush` waits until they and any queued records are on the byte stream, and
 ///   `poll_shutdown` then sends close_notify and shuts the byte stream's write side. In TLS
-///   1.3 reading stays open after a shutdown (a half-close).
+///   1.3 reading stays open after a shutdown (a half-close). Under `AlertPolicy::S2n`, after
+///   a failure `poll_shutdown` first sleeps out the blinding delay (tokio's timer), as
+///   s2n-tls-tokio does, so the close_notify still goes out.
 /// - `tokio::io::split` gives a reader and a writer that progress independently (one
 ///   sender and one receiver at once, as in s2n).
 /// - Errors carry the [`Error`] as their source (`get_ref()` / `downcast_ref`); its `name`
@@ -409,13 +411,8 @@ async fn last_word(instance: &mut Instance, handle: ResourceAny, socket: u32) {
     let send = async {
         loop {
             instance.clear_woken(socket);
-            match instance.shutdown_send(handle).await {
+            match shutdown_send_after_blinding(instance, handle).await {
                 Ok(()) => break,
-                Err(e) if e.name == "shutdown-paused" => {
-                    let left = instance.delay(handle).await.unwrap_or(0);
-                    tokio::time::sleep(Duration::from_nanos(left).max(Duration::from_millis(1)))
-                        .await
-                }
                 Err(e) if e.is_blocked() => wait_for_io(instance, socket).await,
                 Err(_) => return,
             }
@@ -427,6 +424,25 @@ async fn last_word(instance: &mut Instance, handle: ResourceAny, socket: u32) {
         .await;
     };
     let _ = tokio::time::timeout(Duration::from_nanos(delay) + LAST_WORD_WAIT, send).await;
+}
+
+/// `shutdown-send`, first sleeping out the blinding delay as s2n-tls-tokio's `poll_shutdown`
+/// does: under the s2n alert policy a failed connection refuses with `shutdown-paused` until
+/// the delay (at most `max-blinding-delay-secs`) has passed, then sends its close_notify.
+/// Only this connection's task waits; the instance is its own.
+async fn shutdown_send_after_blinding(
+    instance: &mut Instance,
+    handle: ResourceAny,
+) -> Result<(), Error> {
+    loop {
+        match instance.shutdown_send(handle).await {
+            Err(e) if e.name == "shutdown-paused" => {
+                let left = Duration::from_nanos(instance.delay(handle).await?);
+                tokio::time::sleep(left.max(Duration::from_millis(1))).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Pending once after waking the task: a retry that lets other tasks run first.
@@ -560,7 +576,7 @@ impl<S> TlsStream<S> {
             } else {
                 self.core.start(
                     Side::Write,
-                    op!(|inst, h| inst.shutdown_send(h) => ShutdownSend),
+                    op!(|inst, h| shutdown_send_after_blinding(&mut inst, h) => ShutdownSend),
                 );
             }
             started = true;

@@ -198,26 +198,19 @@ async fn close<S>(tls: &mut TlsStream<S>, wait: Duration) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    loop {
-        let Ok(result) = timeout(wait, tls.shutdown()).await else {
-            return Ok(()); // the peer does not read
-        };
-        match result {
-            Ok(()) => break,
-            // Under --alerts s2n a failure starts a blinding delay during which shutdown
-            // refuses. s2n sleeps it out before its close_notify; so do we (this task only).
-            Err(e) if tls_error(&e).is_some_and(|t| t.name == "shutdown-paused") => {
-                let delay = tls.delay().await?;
-                tokio::time::sleep(delay.max(Duration::from_millis(1))).await;
-            }
-            Err(e)
-                if tls_error(&e)
-                    .is_some_and(|t| t.kind == ErrorKind::Closed || t.name == "broken-pipe") =>
-            {
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+    // Under --alerts s2n a failure starts a blinding delay, which shutdown sleeps out before
+    // its close_notify (this task only), as s2n does.
+    let delay = tls.delay().await.unwrap_or_default();
+    match timeout(delay + wait, tls.shutdown()).await {
+        Err(_) => return Ok(()), // the peer does not read
+        Ok(Ok(())) => {}
+        Ok(Err(e))
+            if tls_error(&e)
+                .is_some_and(|t| t.kind == ErrorKind::Closed || t.name == "broken-pipe") =>
+        {
+            return Ok(());
         }
+        Ok(Err(e)) => return Err(e),
     }
     // Read up to the peer's close_notify; whatever ends the wait is fine.
     let mut buf = [0; 4096];
