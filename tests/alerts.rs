@@ -20,7 +20,9 @@ use rustls_pki_types::pem::PemObject;
 use tlsbox::scripted::{Direction, Step};
 use tlsbox::{AlertPolicy, CipherSuite, Config, ErrorKind};
 
-use common::{MemPair, client_config, native_client, native_server, pki, ring_provider};
+use common::{
+    MemPair, client_config, native_client, native_server, pki, ring_provider, server_config,
+};
 
 const BAD_RECORD_MAC: u8 = 20;
 const RECORD_OVERFLOW: u8 = 22;
@@ -446,5 +448,88 @@ fn server_untrusted_client_certificate_alert_reaches_the_client() {
         seen,
         rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
         "the client reads the alert"
+    );
+}
+
+// ---- TLS 1.2: a server's keys exist before they are in use ---------------------------------
+
+/// A component TLS 1.2 server that has sent its first flight, and the native client's answer
+/// as separate records (ClientKeyExchange, ChangeCipherSpec, Finished), not delivered.
+fn tls12_server_before_client_finished() -> (MemPair, Vec<Vec<u8>>) {
+    let config = server_config(pki()).versions(&[tlsbox::ProtocolVersion::Tls12]);
+    let mut pair = MemPair::server(&config, native_client(pki(), ring_provider(None)));
+    pair.pump().expect("client hello");
+    assert!(pair.conn.negotiate().unwrap_err().is_blocked());
+    pair.peer_absorb().expect("server flight");
+    let mut flight = &pair.peer_output()[..];
+    let mut records = Vec::new();
+    while flight.len() >= 5 {
+        let (record, rest) =
+            flight.split_at(5 + usize::from(u16::from_be_bytes([flight[3], flight[4]])));
+        records.push(record.to_vec());
+        flight = rest;
+    }
+    let types: Vec<u8> = records.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        types,
+        [22, 20, 22],
+        "ClientKeyExchange, ChangeCipherSpec, Finished"
+    );
+    (pair, records)
+}
+
+/// A record of a content type TLS does not define.
+const UNKNOWN_TYPE_RECORD: [u8; 8] = [24, 3, 3, 0, 3, 1, 2, 3];
+
+#[test]
+fn tls12_server_alert_before_its_change_cipher_spec_is_plaintext() {
+    // RFC 5246 §6.1, §7.1: a side protects its records only from its own ChangeCipherSpec
+    // on. The server derives its keys at the ClientKeyExchange and sends its CCS after the
+    // client's Finished, so an alert in between (for the client's CCS still to come, or
+    // after it) goes out in plaintext; sealed, the client could not read it.
+    for delivered in [1, 2] {
+        let (pair, records) = tls12_server_before_client_finished();
+        for record in &records[..delivered] {
+            pair.wire.push_inbound(record);
+        }
+        pair.wire.push_inbound(&UNKNOWN_TYPE_RECORD);
+        let err = pair.conn.negotiate().unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.alert),
+            ("bad-message", Some(UNEXPECTED_MESSAGE)),
+            "after {delivered} client records"
+        );
+        assert_eq!(
+            pair.wire.take_outbound(),
+            [21, 3, 3, 0, 2, 2, UNEXPECTED_MESSAGE],
+            "after {delivered} client records"
+        );
+    }
+}
+
+#[test]
+fn tls12_server_alert_after_its_change_cipher_spec_is_sealed() {
+    // Once the server's CCS and Finished are out, its alerts are protected: the native
+    // client opens this one and reports the description.
+    let (mut pair, records) = tls12_server_before_client_finished();
+    for record in &records {
+        pair.wire.push_inbound(record);
+    }
+    pair.conn.negotiate().expect("handshake");
+    pair.pump().expect("server finished");
+    assert!(!pair.peer.is_handshaking());
+    pair.wire.push_inbound(&UNKNOWN_TYPE_RECORD);
+    let err = pair.conn.recv(10).unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("bad-message", Some(UNEXPECTED_MESSAGE))
+    );
+    let alert = pair.wire.take_outbound();
+    assert_ne!(alert, [21, 3, 3, 0, 2, 2, UNEXPECTED_MESSAGE]);
+    let mut rest = &alert[..];
+    pair.peer.read_tls(&mut rest).expect("in-memory read");
+    assert_eq!(
+        pair.peer.process_new_packets().unwrap_err(),
+        rustls::Error::AlertReceived(rustls::AlertDescription::UnexpectedMessage)
     );
 }

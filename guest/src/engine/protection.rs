@@ -48,10 +48,15 @@ pub struct Protection {
 struct State {
     /// TLS 1.3 encrypters and decrypters installed so far.
     tls13_installs: (u64, u64),
-    /// The write protection in use, if any, with the sequence number of its next record.
+    /// The newest write protection, if any, with the sequence number of its next record.
     writer: Option<(Box<dyn MessageEncrypter>, u64)>,
-    /// The read protection in use, if any, with the sequence number of the next record.
+    /// The newest read protection, if any, with the sequence number of the next record.
     reader: Option<(Box<dyn MessageDecrypter>, u64)>,
+    /// Whether rustls seals (writer) and opens (reader) records with those yet. TLS 1.3 keys
+    /// are in use once installed; TLS 1.2 keys are built when derived (a server's at the
+    /// ClientKeyExchange) but used only after the ChangeCipherSpec, so until rustls first
+    /// uses them an alert goes out, and a record comes in, in plaintext.
+    live: (bool, bool),
     /// Seal fatal alerts as close_notify (the s2n alert policy).
     fatal_as_close_notify: bool,
     /// The description of the last alert sealed (before any s2n rewriting).
@@ -93,6 +98,9 @@ impl Protection {
     /// next sequence number, without consuming it; `None` while reads are plaintext.
     pub fn opens(&self, record: &[u8]) -> Option<bool> {
         let mut state = self.lock();
+        if !state.live.1 {
+            return None;
+        }
         let (decrypter, seq) = state.reader.as_mut()?;
         let mut body = record.get(5..)?.to_vec();
         let msg = InboundOpaqueMessage::new(
@@ -107,7 +115,13 @@ impl Protection {
     /// while records go out in plaintext.
     pub fn seal_alert(&self, payload: [u8; 2]) -> Option<Vec<u8>> {
         let mut encrypter = SharedEncrypter(self.state.clone());
-        let seq = self.lock().writer.as_ref()?.1;
+        let seq = {
+            let state = self.lock();
+            match &state.writer {
+                Some((_, seq)) if state.live.0 => *seq,
+                _ => return None,
+            }
+        };
         let msg = OutboundPlainMessage {
             typ: ContentType::Alert,
             version: ProtocolVersion::TLSv1_2,
@@ -182,6 +196,7 @@ fn track_encrypter(inner: Box<dyn MessageEncrypter>, tls13: bool) -> Box<dyn Mes
             s.tls13_installs.0 += 1;
         }
         s.writer = Some((inner, 0));
+        s.live.0 = tls13;
     }
     Box::new(SharedEncrypter(state))
 }
@@ -197,6 +212,7 @@ fn track_decrypter(inner: Box<dyn MessageDecrypter>, tls13: bool) -> Box<dyn Mes
             s.tls13_installs.1 += 1;
         }
         s.reader = Some((inner, 0));
+        s.live.1 = tls13;
     }
     Box::new(SharedDecrypter(state))
 }
@@ -211,6 +227,7 @@ impl MessageDecrypter for SharedDecrypter {
         seq: u64,
     ) -> Result<InboundPlainMessage<'a>, Error> {
         let mut state = lock(&self.0);
+        state.live.1 = true;
         let (decrypter, next) = state.reader.as_mut().ok_or(Error::DecryptError)?;
         let plain = decrypter.decrypt(msg, seq)?;
         *next = seq + 1;
@@ -228,6 +245,7 @@ impl MessageEncrypter for SharedEncrypter {
         seq: u64,
     ) -> Result<OutboundOpaqueMessage, Error> {
         let mut state = lock(&self.0);
+        state.live.0 = true;
         let alert = (msg.typ == ContentType::Alert).then(|| msg.payload.to_vec());
         if let Some(alert) = &alert {
             state.last_alert = alert.get(1).copied();
