@@ -306,7 +306,7 @@ impl Service {
                 }
                 Mode::Http => {
                     request.extend_from_slice(received);
-                    if request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    if request_complete(&request) {
                         // Small enough for one record.
                         let response = http_response(tls).await?;
                         let sent = self.idle(write_flushed(tls, &response)).await;
@@ -319,6 +319,15 @@ impl Service {
             }
         }
     }
+}
+
+/// Whether `request` holds a whole request head: it ends at the first empty line, CRLF or,
+/// as RFC 9112 §2.2 lets a recipient accept, a bare LF (`GET / HTTP/1.0\n\n`).
+fn request_complete(request: &[u8]) -> bool {
+    request
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && request.get(i + 2) == Some(&b'\n')))
 }
 
 /// Writes all of `data` and waits until it is on the socket.
@@ -341,4 +350,35 @@ async fn http_response(tls: &mut TlsStream<TcpStream>) -> io::Result<Vec<u8>> {
         body.len()
     )
     .into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_complete;
+
+    #[test]
+    fn a_request_head_ends_at_the_first_empty_line() {
+        for whole in [
+            &b"GET / HTTP/1.0\r\n\r\n"[..],
+            b"GET / HTTP/1.0\n\n",
+            b"GET / HTTP/1.1\r\nHost: x\n\r\n",
+        ] {
+            assert!(
+                request_complete(whole),
+                "{:?}",
+                String::from_utf8_lossy(whole)
+            );
+        }
+        for partial in [
+            &b"GET / HTTP/1.0\r\n"[..],
+            b"GET / HTTP/1.0\r\nHost: x\r\n\r",
+            b"GET / HTTP/1.0\n",
+        ] {
+            assert!(
+                !request_complete(partial),
+                "{:?}",
+                String::from_utf8_lossy(partial)
+            );
+        }
+    }
 }
