@@ -526,3 +526,51 @@ fn component_client_early_data_accepted_by_openssl_s_server() {
     assert_eq!(second.early_data_status().unwrap(), EarlyDataStatus::End);
     wait_stdout("early hello");
 }
+
+#[test]
+fn no_record_is_skipped_after_a_hello_retry_request() {
+    // RFC 8446 §4.2.10: after a HelloRetryRequest the server skips the early data that
+    // came with the first ClientHello, and the client sends none after its second; from
+    // then on a record that does not open is bad_record_mac, not more early data to skip.
+    let client = early_client();
+    Pair::first(&client, &early_server(65535));
+    // The client's key share is X25519; a server that takes only P-256 asks again.
+    let server = early_server(65535).kx_groups(&[tlsbox::KxGroup::Secp256r1]);
+    let pair = Pair::new(&client, &server);
+    assert!(pair.client.send_early_data(b"early").unwrap().bytes > 0);
+    pair.pump();
+    assert!(
+        pair.server.negotiate().unwrap_err().is_blocked(),
+        "retry request"
+    );
+    pair.pump();
+    assert!(
+        pair.client.negotiate().unwrap_err().is_blocked(),
+        "second hello"
+    );
+    pair.pump();
+    assert!(
+        pair.server.negotiate().unwrap_err().is_blocked(),
+        "server flight"
+    );
+    pair.pump();
+    pair.client.negotiate().expect("client finished");
+    let mut forged = vec![23, 3, 3, 0, 64];
+    forged.extend_from_slice(&[0x5a; 64]);
+    pair.s.push_inbound(&forged);
+    pair.pump();
+    let err = pair.server.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("decrypt", Some(20)),
+        "{err}"
+    );
+    // The alert reaches the client, sealed under the server's keys.
+    pair.pump();
+    let err = pair.client.recv(10).unwrap_err();
+    assert_eq!(
+        (err.kind, err.alert),
+        (tlsbox::ErrorKind::Alert, Some(20)),
+        "{err}"
+    );
+}

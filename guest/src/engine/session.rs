@@ -43,8 +43,11 @@ pub struct Session {
     hello: Vec<u8>,
     /// Server: whether the ClientHello offered early data, once it is complete.
     early_offered: Option<bool>,
-    /// Server: bytes of rejected early data that may still be skipped (RFC 8446 §4.2.10).
-    skip_left: usize,
+    /// Server: bytes of rejected early data that may still be skipped (RFC 8446 §4.2.10);
+    /// `None` once skipping is over: a record opened under the handshake keys (the client's
+    /// second flight has begun), or a second ClientHello came (after a HelloRetryRequest
+    /// rustls skips the early data itself, and the client sends none after the retry).
+    skip_left: Option<usize>,
 }
 
 /// Overhead of a TLS 1.3 record over its payload: the inner content type and the AEAD tag.
@@ -60,9 +63,9 @@ impl Session {
         let protection = Protection::new(policy == AlertPolicy::S2n);
         let skip_left = match config {
             EngineConfig::Server { config } if config.max_early_data_size > 0 => {
-                config.max_early_data_size as usize
+                Some(config.max_early_data_size as usize)
             }
-            _ => DEFAULT_SKIP,
+            _ => Some(DEFAULT_SKIP),
         };
         let (conn, client_server_name) = protection.scope(|| match config {
             EngineConfig::Client {
@@ -177,7 +180,14 @@ impl Session {
     /// Server: notes the ClientHello's bytes as they arrive, to learn whether it offers early
     /// data.
     fn note_client_hello(&mut self, record: &[u8]) {
-        if self.is_client() || self.early_offered.is_some() || record[0] != HANDSHAKE {
+        if self.is_client() || record[0] != HANDSHAKE {
+            return;
+        }
+        if self.early_offered.is_some() {
+            // A plaintext handshake record after the whole ClientHello: the second one,
+            // after a HelloRetryRequest (or something rustls will refuse). No early data
+            // follows it.
+            self.skip_left = None;
             return;
         }
         self.hello.extend_from_slice(&record[5..]);
@@ -196,25 +206,38 @@ impl Session {
     }
 
     /// Server: whether `record` is rejected 0-RTT data to drop unseen by rustls. It is when
-    /// the client offered early data, the server did not take it, and the record does not
-    /// open under the client's handshake keys; each counts against the skip allowance.
+    /// the client offered early data, the server did not take it, skipping is not over, and
+    /// the record does not open under the client's handshake keys; each counts against the
+    /// skip allowance. Such a record past the allowance, or once skipping is over, fails
+    /// here as bad_record_mac (rustls, still skipping, would call it interleaved early data).
     fn skips(&mut self, record: &[u8]) -> Result<bool, Error> {
         let candidate = !self.is_client()
             && self.early_offered == Some(true)
             && record[0] == APPLICATION_DATA
             && self.conn.is_handshaking()
             && !self.early_data_accepted();
-        if !candidate || self.protection.opens(record) != Some(false) {
+        if !candidate {
             return Ok(false);
         }
+        match self.protection.opens(record) {
+            // No handshake keys yet: rustls judges it.
+            None => return Ok(false),
+            // The start of the client's second flight: nothing is skipped from here on.
+            Some(true) => {
+                self.skip_left = None;
+                return Ok(false);
+            }
+            Some(false) => {}
+        }
         let payload = (record.len() - 5).saturating_sub(TLS13_RECORD_OVERHEAD);
-        match self.skip_left.checked_sub(payload) {
+        match self.skip_left.and_then(|left| left.checked_sub(payload)) {
             Some(left) => {
-                self.skip_left = left;
+                self.skip_left = Some(left);
                 Ok(true)
             }
             None => {
-                // More than the allowance: a record that fails authentication.
+                // More than the allowance, or no more early data: a record that fails
+                // authentication.
                 self.fail_with_alert(BAD_RECORD_MAC);
                 Err(Error::new(
                     ErrorKind::Protocol,
