@@ -574,3 +574,95 @@ fn no_record_is_skipped_after_a_hello_retry_request() {
         "{err}"
     );
 }
+
+/// Records a native client's TLS 1.3 client handshake traffic secret (a `KeyLog`).
+#[derive(Debug, Default)]
+struct HandshakeSecret(std::sync::Mutex<Option<Vec<u8>>>);
+
+impl rustls::KeyLog for HandshakeSecret {
+    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
+        if label == "CLIENT_HANDSHAKE_TRAFFIC_SECRET" {
+            *self.0.lock().unwrap() = Some(secret.to_vec());
+        }
+    }
+}
+
+/// A record with inner type handshake sealed under a TLS 1.3 AES-256-GCM-SHA384 traffic
+/// secret (RFC 8446 §7.3 key and IV), at sequence number 0.
+fn seal_handshake_fragment(secret: &[u8], fragment: &[u8]) -> Vec<u8> {
+    use rustls::crypto::cipher::{AeadKey, Iv, OutboundChunks, OutboundPlainMessage};
+    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384
+        .tls13()
+        .expect("TLS 1.3 suite");
+    let expander = suite
+        .hkdf_provider
+        .expander_for_okm(&rustls::crypto::tls13::OkmBlock::new(secret));
+    let expand_label = |label: &[u8], out: &mut [u8]| {
+        let len = u16::try_from(out.len()).unwrap().to_be_bytes();
+        let label_len = [u8::try_from(6 + label.len()).unwrap()];
+        let info: [&[u8]; 5] = [&len, &label_len, b"tls13 ", label, &[0]];
+        expander.expand_slice(&info, out).expect("expand");
+    };
+    let (mut key, mut iv) = ([0u8; 32], [0u8; 12]);
+    expand_label(b"key", &mut key);
+    expand_label(b"iv", &mut iv);
+    let mut sealer = suite.aead_alg.encrypter(AeadKey::from(key), Iv::new(iv));
+    let msg = OutboundPlainMessage {
+        typ: rustls::ContentType::Handshake,
+        version: rustls::ProtocolVersion::TLSv1_2,
+        payload: OutboundChunks::Single(fragment),
+    };
+    sealer.encrypt(msg, 0).expect("seal").encode()
+}
+
+#[test]
+fn no_record_is_skipped_once_one_opens_under_the_handshake_keys() {
+    // RFC 8446 §4.2.10: a server skipping rejected early data stops at the first record
+    // that opens under the handshake keys, the start of the client's second flight; a
+    // record after it that does not open is bad_record_mac. Here the first is a fragment
+    // of a Finished message and the second garbage (tlsfuzzer's "undecryptable record later
+    // in handshake together with early_data").
+    let secret = Arc::new(HandshakeSecret::default());
+    let mut native = (*common::native_client(
+        pki(),
+        ring_provider(Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384)),
+    ))
+    .clone();
+    native.enable_early_data = true;
+    native.key_log = secret.clone();
+    let native = Arc::new(native);
+    let mut pair = MemPair::server(&early_server(4096), native.clone());
+    pair.handshake().unwrap();
+    pair.pump().unwrap();
+
+    let mut pair = MemPair::server(&early_server(0), native);
+    let rustls::Connection::Client(c) = &mut pair.peer else {
+        unreachable!()
+    };
+    use std::io::Write;
+    c.early_data()
+        .expect("0-RTT offered")
+        .write_all(b"rejected")
+        .unwrap();
+    pair.pump().unwrap();
+    assert!(
+        pair.conn.negotiate().unwrap_err().is_blocked(),
+        "flight out"
+    );
+    pair.peer_absorb().unwrap();
+    let secret = secret.0.lock().unwrap().clone().expect("handshake secret");
+    // Finished (type 20, 48 bytes of verify_data) cut after 16 bytes: rustls waits for more.
+    let mut fragment = vec![20, 0, 0, 48];
+    fragment.resize(16, 0);
+    pair.wire
+        .push_inbound(&seal_handshake_fragment(&secret, &fragment));
+    let mut garbage = vec![23, 3, 3, 0, 64];
+    garbage.resize(5 + 64, 0x5a);
+    pair.wire.push_inbound(&garbage);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("decrypt", Some(20)),
+        "{err}"
+    );
+}
