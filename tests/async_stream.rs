@@ -3,7 +3,8 @@
 //! Bulk transfer both ways at once through split halves against tokio-rustls, a thousand
 //! concurrent connections against an echo server built on `TlsAcceptor`, cancellation at
 //! random points over a byte stream that is pending at random, a trap that ends only its own
-//! connection, and a shutdown that sleeps out the s2n blinding delay. Every wait is bounded;
+//! connection, a shutdown that sleeps out the s2n blinding delay, and a failed handshake
+//! closed lingering (alert, then EOF, not a reset). Every wait is bounded;
 //! no assertion is about speed (the one on time checks the delay was not cut short).
 
 mod common;
@@ -544,4 +545,33 @@ async fn shutdown_sleeps_out_the_blinding_delay_then_sends_close_notify() {
     let (read, rest) = server.await.unwrap();
     assert_eq!(read, Ok(0), "the server reads our close_notify as the end");
     assert!(rest.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_handshake_closes_after_its_alert_without_a_reset() {
+    // A lingering close: the acceptor's alert is followed by a FIN, and what the client sent
+    // beyond the failing record is read and dropped, so the client reads the alert and then
+    // EOF. Closing with those bytes unread would reset the connection (ECONNRESET here;
+    // on some stacks a reset destroys the alert before it is read).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()));
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        acceptor.accept(tcp).await.map(drop).unwrap_err()
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    // A record of a type TLS does not define, then 64 KiB the server need not read.
+    let mut bytes = vec![24, 3, 3, 0, 3, 1, 2, 3];
+    bytes.resize(bytes.len() + 65_536, 0);
+    client.write_all(&bytes).await.unwrap();
+    client.shutdown().await.unwrap();
+    let err = timeout(LIMIT, server).await.unwrap().unwrap();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    let mut received = Vec::new();
+    let end = timeout(LIMIT, client.read_to_end(&mut received))
+        .await
+        .unwrap();
+    assert_eq!(received, [21, 3, 3, 0, 2, 2, 10], "unexpected_message");
+    assert!(end.is_ok(), "EOF after the alert, not {end:?}");
 }

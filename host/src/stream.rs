@@ -402,10 +402,14 @@ async fn wait_for_io(instance: &mut Instance, socket: u32) {
 /// How long a failed handshake tries to get its alert out once nothing holds it back.
 const LAST_WORD_WAIT: Duration = Duration::from_secs(1);
 
+/// How long a failed handshake then keeps reading what the peer still sends (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(1);
+
 /// Puts a failed handshake's last word on the wire before the connection is dropped, as
 /// s2n-tls-tokio does: under the RFC alert policy the failing call wrote its alert already
 /// (this sends it if the byte stream was full); under the s2n policy this waits out the
-/// blinding delay and sends the held alert. A trapped instance has nothing to send.
+/// blinding delay and sends the held alert. A trapped instance has nothing to send. Then the
+/// connection closes by [`linger`].
 async fn last_word(instance: &mut Instance, handle: ResourceAny, socket: u32) {
     let delay = instance.delay(handle).await.unwrap_or(0);
     let send = async {
@@ -424,6 +428,31 @@ async fn last_word(instance: &mut Instance, handle: ResourceAny, socket: u32) {
         .await;
     };
     let _ = tokio::time::timeout(Duration::from_nanos(delay) + LAST_WORD_WAIT, send).await;
+    let _ = tokio::time::timeout(LINGER, linger(instance, socket)).await;
+}
+
+/// A lingering close, as web servers make one: our side of the byte stream ends (a FIN after
+/// the alert), and what the peer still sends is read and dropped until it closes too.
+/// Closing a socket with unread data resets the connection instead, and a reset can destroy
+/// the alert in the peer's receive buffer before the peer has read it.
+async fn linger(instance: &mut Instance, socket: u32) {
+    let _ = poll_fn(|cx| match instance.transport(socket) {
+        Some(transport) => transport.poll_shutdown(cx),
+        None => Poll::Ready(Ok(())),
+    })
+    .await;
+    loop {
+        let read = poll_fn(|cx| match instance.transport(socket) {
+            Some(transport) => transport
+                .poll_recv(cx, 16 * 1024)
+                .map(|r| r.is_ok_and(|data| !data.is_empty())),
+            None => Poll::Ready(false),
+        })
+        .await;
+        if !read {
+            return;
+        }
+    }
 }
 
 /// `shutdown-send`, first sleeping out the blinding delay as s2n-tls-tokio's `poll_shutdown`

@@ -590,6 +590,35 @@ fn a_failed_connection_announces_itself_by_alert_policy() {
 }
 
 #[test]
+fn a_failed_connection_closes_without_a_reset() {
+    // After its alert the server reads and drops what the client still sends (a lingering
+    // close): closing with those bytes unread would reset the connection (ECONNRESET here;
+    // on some stacks a reset destroys the alert before it is read).
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &[]);
+    let mut tls = handshake(&rustls_client(&pki), tcp(&addr)).unwrap();
+    // 32 bytes no key sealed, then 64 KiB the server need not read.
+    let mut forged = vec![23, 3, 3, 0, 32];
+    forged.resize(5 + 32, 0x5a);
+    forged.resize(forged.len() + 65_536, 0);
+    tls.sock.write_all(&forged).unwrap();
+    tls.sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let error = tls.read(&mut [0; 64]).expect_err("a fatal alert");
+    assert_eq!(
+        error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>()),
+        Some(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::BadRecordMac
+        )),
+        "{error}"
+    );
+    let end = tls.sock.read_to_end(&mut Vec::new());
+    assert!(end.is_ok(), "EOF after the alert, not {end:?}");
+}
+
+#[test]
 fn client_accepts_sizing_and_alert_flags() {
     let dir = tempfile::tempdir().unwrap();
     write_pki(dir.path());
