@@ -1,6 +1,8 @@
 //! Pinned certificates: a client that trusts exactly the server's self-signed certificate
 //! accepts it, CA:TRUE or not (as `openssl s_client`, `gnutls-cli` and curl do), after the
-//! name and validity checks; nothing else about verification loosens.
+//! name and validity checks; a server requesting client certificates accepts a client's
+//! pinned the same way (as `openssl s_server -verify` does); nothing else about
+//! verification loosens.
 
 mod common;
 
@@ -86,6 +88,58 @@ fn a_different_self_signed_ca_is_not_trusted() {
     let served = self_signed("localhost", true, false);
     let other = self_signed("localhost", true, false);
     let err = handshake(&served, &other.0, "localhost").unwrap_err();
+    assert!(
+        err.contains("bad-certificate") && err.contains("CaUsedAsEndEntity"),
+        "{err}"
+    );
+}
+
+/// The component server's handshake outcome, requiring a client certificate and trusting
+/// `trusted`, against a native client presenting `presented`.
+fn client_auth_handshake(presented: &(String, String), trusted: &str) -> Result<(), String> {
+    let chain = vec![CertificateDer::from_pem_slice(presented.0.as_bytes()).expect("cert")];
+    let key = PrivateKeyDer::from_pem_slice(presented.1.as_bytes()).expect("key");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(common::pki().ca_pem.as_bytes()) {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    let client = rustls::ClientConfig::builder_with_provider(ring_provider(None))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client identity");
+    let config = common::server_config(common::pki())
+        .trust(trusted.as_bytes())
+        .client_auth(tlsbox::ClientAuth::Required);
+    let mut pair = MemPair::server(&config, Arc::new(client));
+    pair.handshake()
+}
+
+#[test]
+fn pinned_self_signed_client_certificate_is_accepted() {
+    for ca in [true, false] {
+        let presented = self_signed("client", ca, false);
+        assert_eq!(
+            client_auth_handshake(&presented, &presented.0),
+            Ok(()),
+            "CA:{ca}"
+        );
+    }
+}
+
+#[test]
+fn pinned_client_certificate_must_be_valid_now() {
+    let presented = self_signed("client", true, true);
+    let err = client_auth_handshake(&presented, &presented.0).unwrap_err();
+    assert!(err.contains("certificate-expired"), "{err}");
+}
+
+#[test]
+fn a_different_self_signed_client_ca_is_not_trusted() {
+    let presented = self_signed("client", true, false);
+    let other = self_signed("client", true, false);
+    let err = client_auth_handshake(&presented, &other.0).unwrap_err();
     assert!(
         err.contains("bad-certificate") && err.contains("CaUsedAsEndEntity"),
         "{err}"

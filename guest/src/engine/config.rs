@@ -13,7 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use super::names::{rustls_group, rustls_suite};
-use super::pinned::PinningVerifier;
+use super::pinned::{PinningClientVerifier, PinningVerifier};
 use super::protection;
 use crate::crypto;
 use crate::types::{ClientAuth, ConfigOptions, Error, ErrorKind, ProtocolVersion, Role};
@@ -212,6 +212,7 @@ fn build_server(
                     "client authentication needs trust anchors for client certificates",
                 ));
             }
+            let algorithms = provider.signature_verification_algorithms;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if policy == ClientAuth::Optional {
                 verifier.allow_unauthenticated()
@@ -221,7 +222,10 @@ fn build_server(
             let verifier = verifier
                 .build()
                 .map_err(|e| internal("bad-certificate-data", e))?;
-            builder.with_client_cert_verifier(verifier)
+            let anchors = certificates(&options.trust_anchors)?;
+            builder.with_client_cert_verifier(Arc::new(PinningClientVerifier::new(
+                verifier, anchors, algorithms,
+            )))
         }
     };
     let (chain, key) = identity(options)?;
