@@ -575,3 +575,45 @@ async fn a_failed_handshake_closes_after_its_alert_without_a_reset() {
     assert_eq!(received, [21, 3, 3, 0, 2, 2, 10], "unexpected_message");
     assert!(end.is_ok(), "EOF after the alert, not {end:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptor_without_ticket_keys_resumes_sessions_across_connections() {
+    // Each accepted connection has an instance of its own; without ticket keys the acceptor
+    // makes one random key for all of them, so a ticket from one resumes on the next. With
+    // keys set or tickets off, it leaves the config alone.
+    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()));
+    let connector =
+        tokio_rustls::TlsConnector::from(common::native_client(pki(), ring_provider(None)));
+    let mut resumed = Vec::new();
+    for _ in 0..3 {
+        let (ours, theirs) = tokio::io::duplex(64 << 10);
+        let acceptor = acceptor.clone();
+        let server = tokio::spawn(async move {
+            let mut tls = acceptor.accept(theirs).await.unwrap();
+            let resumed = tls.session_resumed().await.unwrap();
+            let mut byte = [0];
+            tls.read_exact(&mut byte).await.unwrap();
+            tls.write_all(&byte).await.unwrap();
+            tls.shutdown().await.unwrap();
+            resumed
+        });
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = timeout(LIMIT, connector.connect(name, ours))
+            .await
+            .unwrap()
+            .unwrap();
+        // The echo comes after the ticket, so the client has taken it in.
+        tls.write_all(b"x").await.unwrap();
+        let mut byte = [0];
+        timeout(LIMIT, tls.read_exact(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        let client_resumed =
+            tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        let server_resumed = timeout(LIMIT, server).await.unwrap().unwrap();
+        assert_eq!(client_resumed, server_resumed);
+        resumed.push(server_resumed);
+    }
+    assert_eq!(resumed, [false, true, true]);
+}

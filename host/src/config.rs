@@ -92,6 +92,25 @@ impl Config {
         }
     }
 
+    /// A server config whose connections each get an instance of their own, given one random
+    /// ticket key if it has none, so that every connection opens the tickets of the others.
+    /// Unchanged when tickets are off, keys are set, or early data keeps sessions in the
+    /// session store; if the system has no entropy to give, each instance keeps its own key.
+    pub(crate) fn with_shared_ticket_key(mut self) -> Self {
+        let o = &mut self.options;
+        if o.role == Role::Server
+            && o.ticket_keys.is_empty()
+            && o.max_early_data == 0
+            && o.session_tickets != Some(0)
+        {
+            let mut key = vec![0; 32];
+            if getrandom::fill(&mut key).is_ok() {
+                o.ticket_keys.push(key);
+            }
+        }
+        self
+    }
+
     /// Adds trust anchors: a PEM bundle or one DER certificate.
     pub fn trust(mut self, certificates: impl Into<Vec<u8>>) -> Self {
         self.options.trust_anchors.push(certificates.into());
@@ -182,7 +201,9 @@ impl Config {
 
     /// Servers: 32-byte ticket keys, newest first (the first seals, all open). Endpoints and
     /// processes given the same keys resume each other's sessions; rotate by prepending.
-    /// Without keys each endpoint seals under a random key of its own.
+    /// Without keys each endpoint seals under a random key of its own, kept in its instance,
+    /// and a [`TlsAcceptor`](crate::TlsAcceptor) makes one random key for all its
+    /// connections (each has an instance of its own).
     pub fn ticket_keys<I, K>(mut self, keys: I) -> Self
     where
         I: IntoIterator<Item = K>,

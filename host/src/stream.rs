@@ -126,11 +126,12 @@ pub struct TlsAcceptor {
 }
 
 impl TlsAcceptor {
-    /// An acceptor with a server `config`.
+    /// An acceptor with a server `config`. Without ticket keys it makes one random key for
+    /// all its connections, so clients resume on any of them (see [`Config::ticket_keys`]).
     pub fn new(runtime: &Runtime, config: Config) -> Self {
         TlsAcceptor {
             runtime: runtime.clone(),
-            config,
+            config: config.with_shared_ticket_key(),
         }
     }
 

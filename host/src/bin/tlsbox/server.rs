@@ -82,8 +82,8 @@ pub struct Args {
     #[arg(long, value_name = "BYTES")]
     max_early_data: Option<u32>,
     /// Seal session tickets under this key (a file of 32 bytes, raw or as 64 hex digits),
-    /// so other processes with the same key resume them (default: a random key per
-    /// connection instance; with early data, sessions live in this process instead).
+    /// so other processes with the same key resume them (default: a random key for this
+    /// process; with early data, sessions live in this process instead).
     #[arg(long, value_name = "FILE")]
     ticket_key: Option<PathBuf>,
     #[command(flatten)]
