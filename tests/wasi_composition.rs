@@ -2,7 +2,8 @@
 //! adapter (`target/guest-wasm/composed/tlsbox-wasi.wasm`) and, on top, the `https-get`
 //! application (`.../https-get.wasm`), both made by the root build script with wac-graph.
 //! The command runs on wasmtime-wasi's standard linker alone (the `wasi-https-get` example's
-//! runner) against `openssl s_server` on loopback, started and stopped here.
+//! runner) against `openssl s_server` on loopback, started and stopped here, and against a
+//! native rustls server that closes without close_notify.
 
 #[path = "../examples/wasi_https_get/command.rs"]
 mod command;
@@ -221,5 +222,63 @@ fn https_get_reports_a_refused_connection() {
     assert_eq!(
         text(&outcome.stderr),
         format!("https-get: connect 127.0.0.1:{port}: connection-refused\n")
+    );
+}
+
+/// A native rustls server (the shared test PKI) on an ephemeral loopback port that reads one
+/// request head, answers `response` and closes the TCP connection without a close_notify,
+/// as many HTTP servers do once a body is complete. Returns the port and the CA's file.
+fn abrupt_server(response: Vec<u8>, dir: &Path) -> (u16, std::path::PathBuf) {
+    use std::io::{Read, Write};
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &common::pki().ca_pem).expect("write the CA");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = common::native_server(common::pki(), common::ring_provider(None));
+    thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") && tls.read(&mut byte).is_ok_and(|n| n == 1) {
+            head.push(byte[0]);
+        }
+        tls.write_all(&response).unwrap();
+        tls.flush().unwrap();
+        // Give the last record a moment on the wire, then hang up, no close_notify.
+        thread::sleep(Duration::from_millis(100));
+        let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+    });
+    (port, ca)
+}
+
+#[test]
+fn https_get_ends_at_content_length_when_the_server_skips_close_notify() {
+    let body = b"complete body\n";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    let response = [&response[..], body].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let (port, ca) = abrupt_server(response.clone(), dir.path());
+    let outcome = https_get(&format!("https://localhost:{port}/"), &ca);
+    assert_eq!(outcome.status, 0, "stderr: {}", text(&outcome.stderr));
+    assert_eq!(text(&outcome.stdout), text(&response));
+
+    // Cut short: the body is shorter than its Content-Length, and no close_notify came.
+    let dir = tempfile::tempdir().unwrap();
+    let (port, ca) = abrupt_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part".to_vec(),
+        dir.path(),
+    );
+    let outcome = https_get(&format!("https://localhost:{port}/"), &ca);
+    let stderr = text(&outcome.stderr);
+    assert_eq!(outcome.status, 1, "stderr: {stderr}");
+    assert!(
+        stderr.starts_with("https-get: receive failed: "),
+        "{stderr}"
     );
 }

@@ -1,5 +1,7 @@
 //! `https-get URL --ca FILE [--servername NAME]`: fetches `URL` over HTTP/1.1 and prints the
-//! response (status line, headers and body) to stdout.
+//! response (status line, headers and body) to stdout. The response ends with its
+//! Content-Length, or else with the server's close_notify; a connection that ends before
+//! either is an error (the response may have been cut short).
 //!
 //! A WASI command written only against `tlsbox:tls/tls` and `tlsbox:wasi/tcp`: composed with
 //! the WASI-only tlsbox component it runs on any WASI 0.2 host with network access
@@ -101,19 +103,89 @@ fn run() -> Result<(), String> {
     send_all(&tls, request.as_bytes()).map_err(|e| describe("send", &e))?;
 
     let mut stdout = std::io::stdout().lock();
-    loop {
+    let mut framing = Framing::default();
+    while !framing.complete() {
         match tls.recv(16_384) {
             // Empty with not-blocked: the server's close_notify, the end of the response.
-            Ok(received) if received.data.is_empty() => break,
-            Ok(received) => stdout
-                .write_all(&received.data)
-                .map_err(|e| format!("write stdout: {e}"))?,
+            Ok(received) if received.data.is_empty() => {
+                stdout.flush().map_err(|e| format!("write stdout: {e}"))?;
+                return retry(|| tls.shutdown()).map_err(|e| describe("shutdown", &e));
+            }
+            Ok(received) => {
+                framing.observe(&received.data);
+                stdout
+                    .write_all(&received.data)
+                    .map_err(|e| format!("write stdout: {e}"))?;
+            }
             Err(e) if e.kind == ErrorKind::Blocked => continue,
+            // Without close_notify and before the whole body: the response may be cut short.
             Err(e) => return Err(describe("receive", &e)),
         }
     }
     stdout.flush().map_err(|e| format!("write stdout: {e}"))?;
-    retry(|| tls.shutdown()).map_err(|e| describe("shutdown", &e))
+    // The whole body is in; a server that closes without close_notify (as many do once the
+    // body is complete) has lost us nothing, so only our own close_notify goes out, if the
+    // connection still takes it.
+    let _ = retry(|| tls.shutdown_send());
+    Ok(())
+}
+
+/// Where the response ends, as far as its head tells: a Content-Length body (RFC 9112
+/// §6.3), or none at all for 204 and 304. Otherwise (chunked, interim responses, no length)
+/// the response runs to the server's close_notify.
+#[derive(Default)]
+struct Framing {
+    /// The head so far, until its empty line has arrived.
+    head: Vec<u8>,
+    /// Head and body length, once the head is in and gives one.
+    total: Option<usize>,
+    /// Bytes of the response received.
+    seen: usize,
+}
+
+/// The longest head looked at; past it the response runs to close_notify.
+const MAX_HEAD: usize = 64 * 1024;
+
+impl Framing {
+    fn observe(&mut self, data: &[u8]) {
+        self.seen += data.len();
+        if self.head.len() >= MAX_HEAD || self.total.is_some() {
+            return;
+        }
+        self.head.extend_from_slice(data);
+        if let Some(end) = self.head.windows(4).position(|w| w == b"\r\n\r\n") {
+            self.total = body_length(&self.head[..end]).map(|len| end + 4 + len);
+            self.head = Vec::new();
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.total.is_some_and(|total| self.seen >= total)
+    }
+}
+
+/// The body length a response head (without its empty line) declares, if it declares one.
+fn body_length(head: &[u8]) -> Option<usize> {
+    let head = std::str::from_utf8(head).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    match status {
+        204 | 304 => return Some(0),
+        // An interim response (103 Early Hints) comes before the real one.
+        100..=199 => return None,
+        _ => {}
+    }
+    let mut length = None;
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.trim().parse().ok()?);
+        }
+    }
+    length
 }
 
 /// Calls `call` until it stops reporting `blocked` (the adapter's sockets block, so this is
