@@ -16,12 +16,12 @@ use rustls::crypto::cipher::{
     InboundOpaqueMessage, MessageDecrypter, MessageEncrypter, OutboundChunks, OutboundPlainMessage,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, ServerConfig};
-use rustls_pki_types::pem::PemObject;
 use tlsbox::scripted::{Direction, Step};
 use tlsbox::{AlertPolicy, CipherSuite, Config, ErrorKind};
 
 use common::{
-    MemPair, client_config, native_client, native_server, pki, ring_provider, server_config,
+    MemPair, client_config, native_client, native_client_with_identity, native_server, pki,
+    records, ring_provider, server_config,
 };
 
 const BAD_RECORD_MAC: u8 = 20;
@@ -92,10 +92,8 @@ impl Keys {
     /// Opens every record in `wire` and returns (inner type, payload) of each.
     fn open_all(&mut self, wire: &[u8]) -> Vec<Opened> {
         let mut out = Vec::new();
-        let mut rest = wire.to_vec();
-        while rest.len() >= 5 {
-            let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-            let mut body: Vec<u8> = rest[5..5 + len].to_vec();
+        for record in records(wire) {
+            let mut body = record[5..].to_vec();
             let msg = InboundOpaqueMessage::new(
                 ContentType::ApplicationData,
                 ProtocolVersion::TLSv1_2,
@@ -104,7 +102,6 @@ impl Keys {
             let plain = self.read.decrypt(msg, self.read_seq).expect("open");
             self.read_seq += 1;
             out.push((plain.typ, plain.payload.to_vec()));
-            rest.drain(..5 + len);
         }
         out
     }
@@ -416,31 +413,19 @@ fn server_untrusted_client_certificate_alert_reaches_the_client() {
     // A failure rustls detects during the handshake: its own alert goes out at once, and the
     // native client reads it.
     let other = tlsbox::pki::Pki::generate(&["localhost"]).expect("pki");
-    let client = rustls::ClientConfig::builder_with_provider(ring_provider(None))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates({
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki().ca_pem.as_bytes()) {
-                roots.add(cert.expect("pem")).expect("root");
-            }
-            roots
-        })
-        .with_client_auth_cert(
-            rustls_pki_types::CertificateDer::pem_slice_iter(other.client_cert_pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .expect("pem"),
-            rustls_pki_types::PrivateKeyDer::from_pem_slice(other.client_key_pem.as_bytes())
-                .expect("key"),
-        )
-        .expect("client auth");
+    let client = native_client_with_identity(
+        pki(),
+        ring_provider(None),
+        &other.client_cert_pem,
+        &other.client_key_pem,
+    );
     let config = Config::server(
         pki().server_cert_pem.as_bytes(),
         pki().server_key_pem.as_bytes(),
     )
     .trust(pki().ca_pem.as_bytes())
     .client_auth(tlsbox::ClientAuth::Required);
-    let mut pair = MemPair::server(&config, Arc::new(client));
+    let mut pair = MemPair::server(&config, client);
     let err = pair.handshake().unwrap_err();
     assert!(err.contains("untrusted-certificate"), "{err}");
     let seen = pair.peer_absorb().unwrap_err();
@@ -461,14 +446,8 @@ fn tls12_server_before_client_finished() -> (MemPair, Vec<Vec<u8>>) {
     pair.pump().expect("client hello");
     assert!(pair.conn.negotiate().unwrap_err().is_blocked());
     pair.peer_absorb().expect("server flight");
-    let mut flight = &pair.peer_output()[..];
-    let mut records = Vec::new();
-    while flight.len() >= 5 {
-        let (record, rest) =
-            flight.split_at(5 + usize::from(u16::from_be_bytes([flight[3], flight[4]])));
-        records.push(record.to_vec());
-        flight = rest;
-    }
+    let flight = pair.peer_output();
+    let records: Vec<Vec<u8>> = records(&flight).into_iter().map(<[u8]>::to_vec).collect();
     let types: Vec<u8> = records.iter().map(|r| r[0]).collect();
     assert_eq!(
         types,

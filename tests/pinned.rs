@@ -97,22 +97,16 @@ fn a_different_self_signed_ca_is_not_trusted() {
 /// The component server's handshake outcome, requiring a client certificate and trusting
 /// `trusted`, against a native client presenting `presented`.
 fn client_auth_handshake(presented: &(String, String), trusted: &str) -> Result<(), String> {
-    let chain = vec![CertificateDer::from_pem_slice(presented.0.as_bytes()).expect("cert")];
-    let key = PrivateKeyDer::from_pem_slice(presented.1.as_bytes()).expect("key");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(common::pki().ca_pem.as_bytes()) {
-        roots.add(cert.expect("pem")).expect("root");
-    }
-    let client = rustls::ClientConfig::builder_with_provider(ring_provider(None))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .expect("client identity");
+    let client = common::native_client_with_identity(
+        common::pki(),
+        ring_provider(None),
+        &presented.0,
+        &presented.1,
+    );
     let config = common::server_config(common::pki())
         .trust(trusted.as_bytes())
         .client_auth(tlsbox::ClientAuth::Required);
-    let mut pair = MemPair::server(&config, Arc::new(client));
+    let mut pair = MemPair::server(&config, client);
     pair.handshake()
 }
 

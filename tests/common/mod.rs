@@ -95,16 +95,50 @@ pub fn native_server(pki: &Pki, provider: Arc<CryptoProvider>) -> Arc<ServerConf
 
 /// A native rustls client trusting `pki`'s CA.
 pub fn native_client(pki: &Pki, provider: Arc<CryptoProvider>) -> Arc<ClientConfig> {
+    Arc::new(native_client_builder(pki, provider).with_no_client_auth())
+}
+
+/// A native rustls client trusting `pki`'s CA and presenting the certificate chain
+/// `cert_pem` with `key_pem`.
+pub fn native_client_with_identity(
+    pki: &Pki,
+    provider: Arc<CryptoProvider>,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Arc<ClientConfig> {
+    let config = native_client_builder(pki, provider)
+        .with_client_auth_cert(certs(cert_pem), key(key_pem))
+        .expect("client identity");
+    Arc::new(config)
+}
+
+fn native_client_builder(
+    pki: &Pki,
+    provider: Arc<CryptoProvider>,
+) -> rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert> {
     let mut roots = RootCertStore::empty();
     for cert in certs(&pki.ca_pem) {
         roots.add(cert).expect("CA");
     }
-    let config = ClientConfig::builder_with_provider(provider)
+    ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .expect("versions")
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+}
+
+/// The TLS records in a byte stream, each with its header, as their headers delimit them
+/// (a truncated last record is left out).
+pub fn records(mut stream: &[u8]) -> Vec<&[u8]> {
+    let mut records = Vec::new();
+    while stream.len() >= 5 {
+        let len = 5 + usize::from(u16::from_be_bytes([stream[3], stream[4]]));
+        let Some((record, rest)) = stream.split_at_checked(len) else {
+            break;
+        };
+        records.push(record);
+        stream = rest;
+    }
+    records
 }
 
 /// A component connection and a native peer joined by a scripted in-memory wire.
