@@ -35,13 +35,8 @@ fn main() -> Result<()> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     // The endpoint alone first, exactly as the host's build script builds it (one cargo
     // call per package set keeps feature unification, and so the artefact, identical).
+    let endpoint = tlsbox_build_support::endpoint_component(&root);
     let dir = tlsbox_build_support::build_components(
-        &root,
-        &["-p", "tlsbox-guest", "--lib"],
-        &["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"],
-    );
-    let endpoint = tlsbox_build_support::artefact(&dir, "tlsbox_guest.wasm");
-    tlsbox_build_support::build_components(
         &root,
         &["-p", "tlsbox-wasi-transport", "-p", "tlsbox-https-get"],
         &["wasi"],

@@ -10,11 +10,6 @@ fn main() {
         .parent()
         .expect("host/ sits in the workspace")
         .to_path_buf();
-    let dir = tlsbox_build_support::build_components(
-        &root,
-        &["-p", "tlsbox-guest", "--lib"],
-        &["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"],
-    );
-    let wasm = tlsbox_build_support::artefact(&dir, "tlsbox_guest.wasm");
+    let wasm = tlsbox_build_support::endpoint_component(&root);
     println!("cargo:rustc-env=TLSBOX_GUEST_WASM={}", wasm.display());
 }

@@ -57,6 +57,17 @@ pub fn build_components(workspace: &Path, args: &[&str], watch: &[&str]) -> Path
     target_dir.join(TARGET).join("guest")
 }
 
+/// Builds the endpoint component (`tlsbox-guest`) and returns its path. Both build scripts
+/// call this, so one cargo invocation (and so one feature set) makes the one artefact.
+pub fn endpoint_component(workspace: &Path) -> PathBuf {
+    let dir = build_components(
+        workspace,
+        &["-p", "tlsbox-guest", "--lib"],
+        &["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"],
+    );
+    artefact(&dir, "tlsbox_guest.wasm")
+}
+
 /// Returns `dir/file` after checking that the build produced it.
 pub fn artefact(dir: &Path, file: &str) -> PathBuf {
     let path = dir.join(file);
