@@ -9,6 +9,10 @@
 //!
 //! Their paths reach the tests and examples as `TLSBOX_WASI_WASM` and `TLSBOX_HTTPS_GET_WASM`.
 
+// The component builder the host's build script uses (one copy, shared by path).
+#[path = "host/build/components.rs"]
+mod components;
+
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,16 +39,16 @@ fn main() -> Result<()> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     // The endpoint alone first, exactly as the host's build script builds it (one cargo
     // call per package set keeps feature unification, and so the artefact, identical).
-    let endpoint = tlsbox_build_support::endpoint_component(&root);
-    let dir = tlsbox_build_support::build_components(
+    let endpoint = components::endpoint_component(&root);
+    let dir = components::build_components(
         &root,
         &["-p", "tlsbox-wasi-transport", "-p", "tlsbox-https-get"],
         &["wasi"],
     );
-    let adapter = tlsbox_build_support::artefact(&dir, "tlsbox_wasi_transport.wasm");
-    let app = tlsbox_build_support::artefact(&dir, "https-get.wasm");
+    let adapter = components::artefact(&dir, "tlsbox_wasi_transport.wasm");
+    let app = components::artefact(&dir, "https-get.wasm");
 
-    let out = tlsbox_build_support::target_root()
+    let out = components::target_root()
         .join("guest-wasm")
         .join("composed");
     fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;

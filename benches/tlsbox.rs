@@ -27,7 +27,8 @@ use common::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rustls::client::Resumption;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
-use tlsbox::{CipherSuite, Endpoint, RecordSizing, ScriptedTransport};
+use tlsbox::{CipherSuite, Endpoint, RecordSizing};
+use tlsbox_test_support::ScriptedTransport;
 
 const MIB: usize = 1 << 20;
 

@@ -178,7 +178,8 @@ export function createInstance(options?: { sessionStore?: SessionStore }): Insta
 
 /**
  * The imported `session-store`: where servers keep resumable sessions (0-RTT). Values are
- * opaque and integrity-protected by the guest. Must be synchronous; an exception counts as
+ * sealed by the guest under a key only the client's ticket gives, and keys are hashes; a tampered
+ * value resumes nothing. Must be synchronous; an exception counts as
  * "not kept" (put) or "none" (get, take).
  */
 export interface SessionStore {

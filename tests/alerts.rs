@@ -16,8 +16,8 @@ use rustls::crypto::cipher::{
     InboundOpaqueMessage, MessageDecrypter, MessageEncrypter, OutboundChunks, OutboundPlainMessage,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, ServerConfig};
-use tlsbox::scripted::{Direction, Step};
 use tlsbox::{AlertPolicy, CipherSuite, Config, ErrorKind};
+use tlsbox_test_support::scripted::{Direction, Step};
 
 use common::{
     MemPair, client_config, native_client, native_client_with_identity, native_server, pki,
@@ -412,7 +412,7 @@ fn server_garbage_gets_a_plaintext_alert() {
 fn server_untrusted_client_certificate_alert_reaches_the_client() {
     // A failure rustls detects during the handshake: its own alert goes out at once, and the
     // native client reads it.
-    let other = tlsbox::pki::Pki::generate(&["localhost"]).expect("pki");
+    let other = tlsbox_test_support::pki::Pki::generate(&["localhost"]).expect("pki");
     let client = native_client_with_identity(
         pki(),
         ring_provider(None),

@@ -10,8 +10,9 @@ mod common;
 
 use std::sync::Arc;
 
-use tlsbox::scripted::Step;
-use tlsbox::{Blocked, Config, Connection, EarlyDataStatus, Endpoint, ScriptedTransport};
+use tlsbox::{Blocked, Config, Connection, EarlyDataStatus, Endpoint};
+use tlsbox_test_support::ScriptedTransport;
+use tlsbox_test_support::scripted::Step;
 
 use common::{MemPair, client_config, pki, ring_provider, runtime, server_config};
 

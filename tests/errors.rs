@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use tlsbox::pki::Pki;
-use tlsbox::scripted::Step;
-use tlsbox::{Blocked, Connection, ErrorKind, ScriptedTransport};
+use tlsbox::{Blocked, Connection, ErrorKind};
+use tlsbox_test_support::ScriptedTransport;
+use tlsbox_test_support::pki::Pki;
+use tlsbox_test_support::scripted::Step;
 
 #[test]
 fn untrusted_certificate_is_rejected() {
@@ -93,7 +94,7 @@ fn oversized_record_header_is_rejected_before_reading_the_body() {
     let reads: Vec<usize> = wire
         .calls()
         .iter()
-        .filter(|c| c.direction == tlsbox::scripted::Direction::Recv)
+        .filter(|c| c.direction == tlsbox_test_support::scripted::Direction::Recv)
         .map(|c| c.requested)
         .collect();
     assert_eq!(reads, vec![5]);
@@ -179,8 +180,7 @@ fn memory_limit_is_an_error_value() {
         ..tlsbox::Limits::default()
     })
     .and_then(|small| Connection::new(&small, &client_config(pki()), ScriptedTransport::new()))
-    .err()
-    .expect("instantiation refused");
+    .expect_err("instantiation refused");
     assert_eq!(
         (err.kind, err.name.as_str()),
         (ErrorKind::Internal, "trap"),

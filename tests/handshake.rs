@@ -182,8 +182,8 @@ fn mutual_tls_client_certificate_is_verified() {
     // Component on both sides, over the in-memory wire: the client talks to a server
     // component through a native-free pump.
     let runtime = runtime();
-    let a = tlsbox::ScriptedTransport::new();
-    let b = tlsbox::ScriptedTransport::new();
+    let a = tlsbox_test_support::ScriptedTransport::new();
+    let b = tlsbox_test_support::ScriptedTransport::new();
     let c = tlsbox::Connection::new(&runtime, &client, a.clone()).unwrap();
     let s = tlsbox::Connection::new(&runtime, &server, b.clone()).unwrap();
     let (mut c_done, mut s_done) = (false, false);
@@ -219,7 +219,7 @@ fn mutual_tls_required_rejects_anonymous_client() {
 #[test]
 fn config_errors_are_values() {
     let runtime = runtime();
-    let wire = tlsbox::ScriptedTransport::new();
+    let wire = tlsbox_test_support::ScriptedTransport::new();
     let cases: [(Config, &str, tlsbox::ErrorKind); 4] = [
         (
             Config::client("localhost"),

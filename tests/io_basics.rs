@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use tlsbox::scripted::{Direction, Step};
 use tlsbox::{Blocked, CipherSuite, ErrorKind};
+use tlsbox_test_support::scripted::{Direction, Step};
 
 /// The contract's fixture with default settings.
 fn fixture() -> MemPair {
@@ -174,9 +174,12 @@ fn config_validates_sizing_options() {
         client_config(pki()).max_fragment_length(511),
         client_config(pki()).max_fragment_length(16385),
     ] {
-        let err = tlsbox::Connection::new(&runtime, &config, tlsbox::ScriptedTransport::new())
-            .err()
-            .expect("rejected");
+        let err = tlsbox::Connection::new(
+            &runtime,
+            &config,
+            tlsbox_test_support::ScriptedTransport::new(),
+        )
+        .expect_err("rejected");
         assert_eq!(
             (err.kind, err.name.as_str()),
             (ErrorKind::Usage, "invalid-argument")
@@ -186,7 +189,7 @@ fn config_validates_sizing_options() {
         tlsbox::Connection::new(
             &runtime,
             &client_config(pki()).send_buffer_size(1034),
-            tlsbox::ScriptedTransport::new()
+            tlsbox_test_support::ScriptedTransport::new()
         )
         .is_ok()
     );

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use tlsbox::{Config, Connection, IoError, Limits, Runtime, ScriptedTransport, Transport};
+use tlsbox::{Config, Connection, IoError, Limits, Runtime, Transport};
+use tlsbox_test_support::ScriptedTransport;
 
 use common::{MemPair, client_config, native_client, native_server, pki, ring_provider};
 

@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use common::*;
 use s2n_support::{Outcome, S2nOptions, S2nPair};
-use tlsbox::scripted::{Call, Direction, Step};
 use tlsbox::{Blocked, CipherSuite, ErrorKind, IoError};
+use tlsbox_test_support::scripted::{Call, Direction, Step};
 
 /// What a scenario needs: the connection under test and its peer.
 trait Receiver {
@@ -1152,7 +1152,7 @@ fn t56_shutdown_handles_pending_input() {
 
 #[test]
 fn t44_data_then_fatal_alert_multi_record() {
-    // Departure (design.md): s2n drops the bytes it copied when a fatal alert follows in
+    // Departure (docs/contract.md): s2n drops the bytes it copied when a fatal alert follows in
     // the same multi-record recv (R46); tlsbox returns them, and the alert on the next call.
     let mut tlsbox = Tlsbox::new(MULTI);
     let mut s2n = S2n::new(MULTI);
@@ -1175,7 +1175,7 @@ fn t44_data_then_fatal_alert_multi_record() {
 
 #[test]
 fn t58_shutdown_applies_a_peer_key_update() {
-    // Departure (design.md): s2n's shutdown discards a peer KeyUpdate and then fails to
+    // Departure (docs/contract.md): s2n's shutdown discards a peer KeyUpdate and then fails to
     // decrypt the close_notify (R61's pitfall); tlsbox applies it and closes gracefully.
     let mut tlsbox = Tlsbox::new(LEGACY);
     let mut s2n = S2n::new(LEGACY);
@@ -1427,7 +1427,7 @@ fn request_key_update_states() {
     let conn = tlsbox::Connection::new(
         &runtime(),
         &client_config(pki()),
-        tlsbox::ScriptedTransport::new(),
+        tlsbox_test_support::ScriptedTransport::new(),
     )
     .unwrap();
     let e = conn.request_key_update().unwrap_err();

@@ -1,5 +1,5 @@
 //! Checks the native s2n harness (`tests/s2n_support`) against s2n figures the contract
-//! (`s2n-io-contract.md`) already records. If these hold, a mismatch between tlsbox and the
+//! (docs/contract.md) already records. If these hold, a mismatch between tlsbox and the
 //! harness points at tlsbox, not at the harness.
 
 mod s2n_support;
@@ -7,8 +7,8 @@ mod s2n_support;
 use s2n_support::{
     Outcome, S2nOptions, S2nPair, record_lengths, recv_requests, send_requests, tlsbox_error_name,
 };
-use tlsbox::scripted::{Call, Direction, Step};
 use tlsbox::{Blocked, ErrorKind, IoError};
+use tlsbox_test_support::scripted::{Call, Direction, Step};
 
 /// The contract's "hello": 12 bytes.
 const HELLO: &[u8; 12] = b"hello world\0";

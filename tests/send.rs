@@ -12,15 +12,15 @@
 //!   KeyUpdate going out alone ahead of buffered data covers R41 (`r41_...`).
 //! - T30 (KeyUpdate at a forced record limit): neither rustls nor s2n's public API can set
 //!   the sequence number; R41's KeyUpdate case is covered the same way.
-//! - T36 (CBC 1/n-1 split): no CBC suites.
+//! - R36 (CBC 1/n-1 split): no CBC suites.
 
 mod common;
 mod s2n_support;
 
 use common::*;
 use s2n_support::{Outcome, S2nOptions, S2nPair};
-use tlsbox::scripted::{Call, Direction, Step};
 use tlsbox::{Blocked, ErrorKind, RecordSizing};
+use tlsbox_test_support::scripted::{Call, Direction, Step};
 
 /// What a scenario needs from an implementation under test.
 trait Sender {
@@ -706,7 +706,7 @@ fn t28_multi_record_across_calls() {
 #[test]
 fn t20_send_without_keys() {
     // R29: no handshake, no early data: encrypt (protocol), and no callback is made.
-    let wire = tlsbox::ScriptedTransport::new();
+    let wire = tlsbox_test_support::ScriptedTransport::new();
     let conn = tlsbox::Connection::new(&runtime(), &client_config(pki()), wire.clone()).unwrap();
     let tlsbox = Outcome::from_send(conn.send(HELLO));
     let mut s2n = S2nPair::unhandshaken(S2nOptions::default());
@@ -726,7 +726,7 @@ fn t23_send_buffer_validation() {
         let tlsbox = tlsbox::Connection::new(
             &runtime(),
             &client_config(pki()).send_buffer_size(size),
-            tlsbox::ScriptedTransport::new(),
+            tlsbox_test_support::ScriptedTransport::new(),
         );
         let native = S2nPair::validate_send_buffer_size(size);
         assert_eq!(tlsbox.is_ok(), accepted);

@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use tlsbox::scripted::Step;
 use tlsbox::{Blocked, ErrorKind, RecordSizing};
+use tlsbox_test_support::scripted::Step;
 
 fn cases() -> u32 {
     std::env::var("TLSBOX_PROPTEST_CASES")

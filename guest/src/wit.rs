@@ -6,6 +6,8 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
+use zeroize::Zeroize;
+
 use crate::conn;
 use crate::engine;
 use crate::io;
@@ -119,9 +121,13 @@ fn busy() -> wit::Error {
 
 impl wit::GuestConfig for ConfigResource {
     fn new(options: wit::ConfigOptions) -> Result<Self, wit::Error> {
-        conn::Config::with_session_store(&config_options(options), Some(Arc::new(HostSessions)))
-            .map(ConfigResource)
-            .map_err(error)
+        let mut options = config_options(options);
+        let config = conn::Config::with_session_store(&options, Some(Arc::new(HostSessions)));
+        // The key's encoding and the ticket keys are parsed into objects that wipe
+        // themselves; the bytes the host passed in are wiped here.
+        options.private_key.zeroize();
+        options.ticket_keys.zeroize();
+        config.map(ConfigResource).map_err(error)
     }
 }
 

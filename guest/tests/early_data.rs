@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use tlsbox_guest::conn::{Config, Connection};
 use tlsbox_guest::io::Socket;
@@ -342,4 +343,119 @@ fn rejected_early_data_beyond_the_allowance_fails_with_bad_record_mac() {
         }
     };
     assert_eq!((err.name, err.alert), ("decrypt", Some(20)));
+}
+
+/// A session store outside the config (as the host's is), that the test can read and alter.
+#[derive(Default)]
+struct SharedStore(std::sync::Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>>);
+
+impl tlsbox_guest::engine::SessionStore for SharedStore {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.lock().unwrap().insert(key, value);
+        true
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.lock().unwrap().remove(key)
+    }
+}
+
+/// A server taking early data whose sessions live in `store`, with an ALPN protocol whose
+/// name rustls writes into every session it stores.
+fn stored_session_server(pki: &Pki, store: &Arc<SharedStore>) -> Config {
+    let mut o = ConfigOptions::new(Role::Server);
+    o.certificate_chain = vec![pki.cert.clone().into_bytes()];
+    o.private_key = Some(pki.key.clone().into_bytes());
+    o.max_early_data = 1000;
+    o.alpn = vec![SESSION_MARKER.into()];
+    Config::with_session_store(&o, Some(store.clone() as Arc<_>)).unwrap()
+}
+
+const SESSION_MARKER: &str = "tlsbox-sealed-session-marker";
+
+fn alpn_client(pki: &Pki) -> Config {
+    let mut o = ConfigOptions::new(Role::Client);
+    o.server_name = Some("localhost".into());
+    o.trust_anchors = vec![pki.cert.clone().into_bytes()];
+    o.early_data = true;
+    o.alpn = vec![SESSION_MARKER.into()];
+    Config::new(&o).unwrap()
+}
+
+/// One resumption attempt with early data: (resumed, early data accepted).
+fn resume_with_early_data(client: &Config, server: &Config) -> (bool, bool) {
+    let (mut c, mut s) = connect(client, server);
+    c.send_early_data(b"early").unwrap();
+    let early = s.recv_early_data(100).unwrap().data;
+    handshake(&mut c, &mut s);
+    assert_eq!(c.session_resumed(), s.session_resumed());
+    (s.session_resumed(), early == b"early")
+}
+
+#[test]
+fn stored_sessions_leave_the_guest_sealed_and_still_resume() {
+    let pki = pki();
+    let store = Arc::new(SharedStore::default());
+    let client = alpn_client(&pki);
+    let server = stored_session_server(&pki, &store);
+    first_connection(&client, &server);
+
+    let stored = store.0.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1, "one ticket, one stored session");
+    for (key, value) in &stored {
+        assert_eq!(key.len(), 32, "filed under a 32-byte hash");
+        // rustls's session encoding carries the SNI name and the ALPN protocol in clear;
+        // sealed, neither shows (a value rustls stored as is would hold both).
+        for clear in [SESSION_MARKER.as_bytes(), b"localhost"] {
+            assert!(!value.windows(clear.len()).any(|w| w == clear), "{value:?}");
+        }
+    }
+    // Sealed sessions still resume, once, and take early data (another server config with
+    // the same store: another instance, in the component).
+    let other = stored_session_server(&pki, &store);
+    assert_eq!(resume_with_early_data(&client, &other), (true, true));
+    assert!(
+        store.0.lock().unwrap().len() == 1,
+        "the resumed session was taken, a new one stored"
+    );
+}
+
+#[test]
+fn an_altered_stored_session_is_refused_with_a_full_handshake() {
+    let pki = pki();
+    let store = Arc::new(SharedStore::default());
+    let client = alpn_client(&pki);
+    let server = stored_session_server(&pki, &store);
+    first_connection(&client, &server);
+    for value in store.0.lock().unwrap().values_mut() {
+        let last = value.len() - 1;
+        value[last] ^= 0x80; // one bit of the tag
+    }
+    assert_eq!(resume_with_early_data(&client, &server), (false, false));
+}
+
+#[test]
+fn a_stored_session_moved_to_another_ticket_is_refused() {
+    // Two clients' sessions with their values swapped: each value opens only under the key
+    // its own ticket derives, so neither resumes.
+    let pki = pki();
+    let store = Arc::new(SharedStore::default());
+    let server = stored_session_server(&pki, &store);
+    let (a, b) = (alpn_client(&pki), alpn_client(&pki));
+    first_connection(&a, &server);
+    first_connection(&b, &server);
+    {
+        let mut map = store.0.lock().unwrap();
+        let keys: Vec<Vec<u8>> = map.keys().cloned().collect();
+        assert_eq!(keys.len(), 2);
+        let first = map.remove(&keys[0]).unwrap();
+        let second = map.insert(keys[1].clone(), first).unwrap();
+        map.insert(keys[0].clone(), second);
+    }
+    assert_eq!(resume_with_early_data(&a, &server), (false, false));
+    assert_eq!(resume_with_early_data(&b, &server), (false, false));
 }

@@ -1,25 +1,21 @@
-//! An async TLS echo server on one tokio runtime, a task per connection:
-//! `cargo run -p tlsbox --example async_echo_server -- 127.0.0.1:8443` writes its CA to
-//! `ca.pem` (a fresh self-signed PKI for localhost) and echoes every connection.
+//! An async TLS echo server on one tokio runtime, a task and a guest instance per
+//! connection: `cargo run -p tlsbox --example async_echo_server -- 127.0.0.1:8443 cert.pem key.pem`
+//! (a certificate chain and its private key in PEM, e.g. from `openssl req -x509`).
 
-use tlsbox::pki::Pki;
 use tlsbox::{Config, Runtime, TlsAcceptor};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8443".into());
-    let pki = Pki::generate(&["localhost", "127.0.0.1"]).map_err(std::io::Error::other)?;
-    std::fs::write("ca.pem", &pki.ca_pem)?;
-    let config = Config::server(
-        pki.server_cert_pem.as_bytes(),
-        pki.server_key_pem.as_bytes(),
-    );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [addr, cert, key] = &args[..] else {
+        eprintln!("usage: async_echo_server ADDR CERT.pem KEY.pem");
+        std::process::exit(2);
+    };
+    let config = Config::server(std::fs::read(cert)?, std::fs::read(key)?);
     let acceptor = TlsAcceptor::new(&Runtime::shared()?, config);
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("echoing on {addr} (CA in ca.pem)");
+    let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
+    eprintln!("echoing on {addr}");
     loop {
         let (tcp, peer) = listener.accept().await?;
         let acceptor = acceptor.clone();

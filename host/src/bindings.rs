@@ -7,7 +7,7 @@
 
 wasmtime::component::bindgen!({
     world: "endpoint",
-    path: "../wit",
+    path: "wit",
     additional_derives: [PartialEq, Eq],
     imports: { default: async },
     exports: { default: async },

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 use crate::bindings::{
     AlertPolicy, CipherSuite, ClientAuth, ConfigOptions, KxGroup, ProtocolVersion, RecordSizing,
     Role,
@@ -48,6 +50,19 @@ impl fmt::Debug for Config {
             .field("alert_policy", &o.alert_policy)
             .field("max_blinding_delay_secs", &o.max_blinding_delay_secs)
             .finish()
+    }
+}
+
+/// The private key and ticket keys are wiped when a `Config` (or a clone) is dropped.
+impl Drop for Config {
+    fn drop(&mut self) {
+        if let Some(key) = &mut self.options.private_key {
+            key.zeroize();
+        }
+        self.options
+            .ticket_keys
+            .iter_mut()
+            .for_each(Zeroize::zeroize);
     }
 }
 
@@ -106,6 +121,8 @@ impl Config {
             let mut key = vec![0; 32];
             if getrandom::fill(&mut key).is_ok() {
                 o.ticket_keys.push(key);
+            } else {
+                key.zeroize();
             }
         }
         self

@@ -26,6 +26,14 @@ pub struct Endpoint {
     shared: Arc<Mutex<Instance>>,
 }
 
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("connections", &(Arc::strong_count(&self.shared) - 1))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Endpoint {
     /// Instantiates the component and builds `config` inside it.
     pub fn new(runtime: &Runtime, config: &Config) -> Result<Self, Error> {
@@ -124,6 +132,18 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
 pub struct Connection {
     shared: Arc<Mutex<Instance>>,
     handle: Option<ResourceAny>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("open", &self.handle.is_some())
+            .field(
+                "shares_its_instance",
+                &(Arc::strong_count(&self.shared) > 1),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {

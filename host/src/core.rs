@@ -111,6 +111,13 @@ impl Instance {
         self.store.data_mut().transport(rep)
     }
 
+    /// The transport behind the socket with table index `rep`, taken out (see
+    /// [`HostState::take_transport`](crate::runtime::HostState::take_transport)).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
+    pub(crate) fn take_transport(&mut self, rep: u32) -> Option<Box<dyn AsyncTransport>> {
+        self.store.data_mut().take_transport(rep)
+    }
+
     /// The transport behind the socket with table index `rep`, to look at.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
     pub(crate) fn transport_ref(&self, rep: u32) -> Option<&dyn AsyncTransport> {

@@ -10,29 +10,24 @@
 //!   connection.
 //! - [`Endpoint`] / [`Connection`]: the blocking API with s2n's results, over the same
 //!   async core.
-//! - [`Transport`]: where ciphertext goes for the blocking API — [`TcpTransport`], or
-//!   `ScriptedTransport` (feature `testing`).
+//! - [`Transport`]: where ciphertext goes for the blocking API, e.g. [`TcpTransport`].
 //!
 //! # Features
 //!
 //! - `tokio` (default): the async stream API.
-//! - `cli` (default): the `tlsbox` binary's dependencies; the library never uses them.
-//! - `testing` (default through `cli`): test and demo scaffolding — [`pki`] (rcgen
-//!   certificates) and [`scripted`] (an in-memory transport that follows a script and
-//!   records every call).
 //!
 //! # Example
 //!
 //! A client and a server talking TLS over an in-memory pipe:
 //!
 //! ```
-//! # #[cfg(all(feature = "tokio", feature = "testing"))]
+//! # #[cfg(feature = "tokio")]
 //! # #[tokio::main]
 //! # async fn main() -> std::io::Result<()> {
 //! use tlsbox::{Config, Runtime, TlsAcceptor, TlsConnector};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
-//! let pki = tlsbox::pki::Pki::generate(&["localhost"]).unwrap();
+//! let pki = tlsbox_test_support::pki::Pki::generate(&["localhost"]).unwrap(); // test certificates
 //! let runtime = Runtime::shared()?;
 //! let acceptor = TlsAcceptor::new(
 //!     &runtime,
@@ -60,7 +55,7 @@
 //! server.await.unwrap()?;
 //! # Ok(())
 //! # }
-//! # #[cfg(not(all(feature = "tokio", feature = "testing")))]
+//! # #[cfg(not(feature = "tokio"))]
 //! # fn main() {}
 //! ```
 
@@ -73,11 +68,7 @@ mod connection;
 mod core;
 mod error;
 mod names;
-#[cfg(feature = "testing")]
-pub mod pki;
 mod runtime;
-#[cfg(feature = "testing")]
-pub mod scripted;
 mod sessions;
 #[cfg(feature = "tokio")]
 mod stream;
@@ -91,8 +82,6 @@ pub use config::Config;
 pub use connection::{Connection, Endpoint};
 pub use error::Error;
 pub use runtime::{Limits, Runtime};
-#[cfg(feature = "testing")]
-pub use scripted::ScriptedTransport;
 #[cfg(feature = "tokio")]
 pub use stream::{TlsAcceptor, TlsConnector, TlsStream};
 pub use transport::{TcpTransport, Transport};

@@ -22,7 +22,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{self, EndpointPre, IoError};
 use crate::error::Error;
-use crate::transport::{AsyncTransport, SocketSlot};
+use crate::transport::{AsyncTransport, Detached, SocketSlot};
 
 /// The guest component, built by `build.rs`.
 const GUEST_WASM: &[u8] = include_bytes!(env!("TLSBOX_GUEST_WASM"));
@@ -76,6 +76,15 @@ struct Inner {
     pooled: bool,
 }
 
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.inner.limits)
+            .field("pooled", &self.inner.pooled)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Runtime {
     /// Compiles the embedded component with `limits`.
     ///
@@ -89,15 +98,7 @@ impl Runtime {
     /// compile. `TLSBOX_CODE_CACHE` names another directory for it, or `off`; where no
     /// cache can be set up, every process compiles.
     pub fn new(limits: Limits) -> Result<Self, Error> {
-        Self::build(limits, code_cache())
-    }
-
-    /// Like [`Runtime::new`], but always compiles, without the on-disk cache.
-    pub fn uncached(limits: Limits) -> Result<Self, Error> {
-        Self::build(limits, None)
-    }
-
-    fn build(limits: Limits, cache: Option<Cache>) -> Result<Self, Error> {
+        let cache = code_cache();
         let (engine, pooled) = match Engine::new(&engine_config(&limits, true, cache.clone())) {
             Ok(engine) => (engine, true),
             Err(_) => (
@@ -406,6 +407,17 @@ impl HostState {
             .get_mut(&Resource::<SocketSlot>::new_borrow(rep))
             .ok()?;
         Some(&mut *slot.0)
+    }
+
+    /// Takes the transport behind the socket whose table index is `rep` out of the table,
+    /// leaving one that has ended: the guest's later calls see a closed stream.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the stream
+    pub(crate) fn take_transport(&mut self, rep: u32) -> Option<Box<dyn AsyncTransport>> {
+        let slot = self
+            .table
+            .get_mut(&Resource::<SocketSlot>::new_borrow(rep))
+            .ok()?;
+        Some(std::mem::replace(&mut slot.0, Box::new(Detached)))
     }
 
     /// The transport behind the socket whose table index is `rep`, to look at.

@@ -10,6 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroizing;
+
 use crate::bindings::tlsbox::tls::session_store::Host;
 use crate::runtime::HostState;
 
@@ -20,10 +22,11 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// Largest key or value accepted; anything longer is a guest bug or an attack.
 const MAX_LEN: usize = 64 * 1024;
 
-/// Sessions by key, with their insertion order for eviction.
+/// Sessions by key, with their insertion order for eviction. Values arrive sealed by the
+/// guest (see `wit/sessions.wit`) and are wiped when they leave the store all the same.
 #[derive(Default)]
 struct Sessions {
-    by_key: HashMap<Vec<u8>, (Vec<u8>, Instant)>,
+    by_key: HashMap<Vec<u8>, (Zeroizing<Vec<u8>>, Instant)>,
     order: VecDeque<Vec<u8>>,
 }
 
@@ -42,7 +45,7 @@ impl Sessions {
         }
         if self
             .by_key
-            .insert(key.clone(), (value, Instant::now()))
+            .insert(key.clone(), (Zeroizing::new(value), Instant::now()))
             .is_none()
         {
             self.order.push_back(key);
@@ -62,14 +65,14 @@ impl Sessions {
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.live(key).then(|| self.by_key[key].0.clone())
+        self.live(key).then(|| self.by_key[key].0.to_vec())
     }
 
     fn take(&mut self, key: &[u8]) -> Option<Vec<u8>> {
         let live = self.live(key);
         let (value, _) = self.by_key.remove(key)?;
         // The order entry goes when it reaches the front; a stale one evicts nothing.
-        live.then_some(value)
+        live.then(|| value.to_vec())
     }
 }
 

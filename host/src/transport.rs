@@ -57,6 +57,23 @@ pub(crate) trait AsyncTransport: Send {
     fn io_mut(&mut self) -> Option<&mut dyn Any> {
         None
     }
+    /// The underlying byte stream, taken out.
+    fn into_io(self: Box<Self>) -> Option<Box<dyn Any + Send>> {
+        None
+    }
+}
+
+/// What is left in a socket's slot once its byte stream was taken back: it has ended.
+pub(crate) struct Detached;
+
+impl AsyncTransport for Detached {
+    fn poll_send(&mut self, _: &mut Context<'_>, _: &[u8]) -> Poll<Result<usize, IoError>> {
+        Poll::Ready(Err(IoError::BrokenPipe))
+    }
+
+    fn poll_recv(&mut self, _: &mut Context<'_>, _: usize) -> Poll<Result<Vec<u8>, IoError>> {
+        Poll::Ready(Err(IoError::Closed))
+    }
 }
 
 /// A blocking [`Transport`] seen by the async core: always ready.
@@ -77,6 +94,7 @@ pub struct SocketSlot(pub(crate) Box<dyn AsyncTransport>);
 
 /// A TCP stream, blocking or non-blocking as the stream is set. A read timeout
 /// (`set_read_timeout`) surfaces as would-block, which lets one thread poll both ways.
+#[derive(Debug)]
 pub struct TcpTransport {
     stream: TcpStream,
 }
@@ -273,6 +291,10 @@ pub(crate) mod tokio_io {
 
         fn io_mut(&mut self) -> Option<&mut dyn Any> {
             Some(&mut self.io)
+        }
+
+        fn into_io(self: Box<Self>) -> Option<Box<dyn Any + Send>> {
+            Some(Box::new(self.io))
         }
     }
 }

@@ -1,4 +1,4 @@
-// s2n contract scenarios T1, T5 and T31 (/work/shared/reference/s2n-io-contract.md) with a
+// s2n contract scenarios T1, T5 and T31 (docs/contract.md) with a
 // scripted JS transport, asserting the figures tests/send.rs and tests/recv.rs assert.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

@@ -13,8 +13,9 @@ use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tlsbox::pki::Pki;
-use tlsbox::{Config, Connection, Runtime, ScriptedTransport};
+use tlsbox::{Config, Connection, Runtime};
+use tlsbox_test_support::ScriptedTransport;
+use tlsbox_test_support::pki::Pki;
 
 /// The process-wide runtime (the component is compiled once per test binary).
 pub fn runtime() -> Runtime {
@@ -27,7 +28,7 @@ pub fn pki() -> &'static Pki {
     PKI.get_or_init(|| Pki::generate(&["localhost", "127.0.0.1"]).expect("rcgen works"))
 }
 
-/// The contract's fixture (`reference/s2n-io-contract.md` §5): a TLS 1.3 AES-256-GCM
+/// The contract's fixture (docs/contract.md): a TLS 1.3 AES-256-GCM
 /// client handshaken against a native server, with the server's session ticket consumed
 /// (the contract's fixture has tickets off) and the call log cleared. `config` is a client
 /// config; its cipher suites are replaced, and it announces failures s2n's way

@@ -5,7 +5,7 @@
 //! compare the outcomes. This module is the s2n side: an [`S2nPair`] of in-memory s2n
 //! connections (client and server) that complete a real TLS 1.3 handshake, after which the
 //! client's transport follows the same [`Step`] scripts and records the same [`Call`]s as
-//! `tlsbox::ScriptedTransport`. Results come back as [`Outcome`]s, which can also be built
+//! `tlsbox_test_support::ScriptedTransport`. Results come back as [`Outcome`]s, which can also be built
 //! from tlsbox results ([`Outcome::from_send`], [`Outcome::from_unit`],
 //! [`Outcome::from_recv`]) and compared with `==`.
 //!
@@ -29,8 +29,8 @@ use std::ptr::NonNull;
 use std::sync::Once;
 
 use s2n_tls_sys as sys;
-use tlsbox::scripted::{Call, Step};
 use tlsbox::{Blocked, ErrorKind};
+use tlsbox_test_support::scripted::{Call, Step};
 
 use wire::Wire;
 
@@ -427,7 +427,8 @@ impl S2nPair {
 
     fn build(options: &S2nOptions) -> Self {
         init();
-        let pki = tlsbox::pki::Pki::generate(&[SERVER_NAME]).expect("generate certificates");
+        let pki =
+            tlsbox_test_support::pki::Pki::generate(&[SERVER_NAME]).expect("generate certificates");
         let policy = CString::new(SECURITY_POLICY).expect("no NUL");
 
         let cert = CertKey::load(&pki.server_cert_pem, &pki.server_key_pem);
@@ -1016,15 +1017,15 @@ pub fn record_lengths(mut stream: &[u8]) -> Vec<usize> {
 
 /// The `requested` length of every recorded send callback call, in order.
 pub fn send_requests(calls: &[Call]) -> Vec<usize> {
-    requests(calls, tlsbox::scripted::Direction::Send)
+    requests(calls, tlsbox_test_support::scripted::Direction::Send)
 }
 
 /// The `requested` length of every recorded recv callback call, in order.
 pub fn recv_requests(calls: &[Call]) -> Vec<usize> {
-    requests(calls, tlsbox::scripted::Direction::Recv)
+    requests(calls, tlsbox_test_support::scripted::Direction::Recv)
 }
 
-fn requests(calls: &[Call], direction: tlsbox::scripted::Direction) -> Vec<usize> {
+fn requests(calls: &[Call], direction: tlsbox_test_support::scripted::Direction) -> Vec<usize> {
     calls
         .iter()
         .filter(|c| c.direction == direction)

@@ -3,7 +3,7 @@
 //!
 //! During the handshake every byte moves freely between client and server. Once the pair is
 //! switched to scripted mode the client's callbacks follow a `Step` script and record every
-//! call exactly like `tlsbox::ScriptedTransport`, so one scenario can drive both
+//! call exactly like `tlsbox_test_support::ScriptedTransport`, so one scenario can drive both
 //! implementations and compare the recorded calls.
 
 use std::cell::RefCell;
@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_int, c_void};
 
 use tlsbox::IoError;
-use tlsbox::scripted::{Call, Direction, Step};
+use tlsbox_test_support::scripted::{Call, Direction, Step};
 
 /// Byte value a lying recv callback fills its invented bytes with (the same as tlsbox's
 /// `ScriptedTransport`).

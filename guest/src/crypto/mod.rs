@@ -16,6 +16,7 @@
 mod aead;
 mod hash;
 mod kx;
+pub mod sealed;
 mod sign;
 mod suites;
 mod ticketer;

@@ -31,9 +31,12 @@ pub struct Keys;
 impl KeyProvider for Keys {
     fn load_private_key(
         &self,
-        key_der: PrivateKeyDer<'static>,
+        mut key_der: PrivateKeyDer<'static>,
     ) -> Result<Arc<dyn SigningKey>, Error> {
-        load_private_key(&key_der)
+        let key = load_private_key(&key_der);
+        // The parsed key wipes itself on drop; the encoding it came from is wiped here.
+        zeroize::Zeroize::zeroize(&mut key_der);
+        key
     }
 }
 

@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use p256::elliptic_curve::zeroize::Zeroizing;
 use rustls::Error;
 use rustls::crypto::GetRandomFailed;
 use rustls::server::ProducesTickets;
 use rustls::ticketer::TicketRotator;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// How long one ticket key issues tickets, in seconds; rustls accepts a ticket for at most twice
 /// this. Matches rustls's ring and aws-lc-rs ticketers.

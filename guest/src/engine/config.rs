@@ -15,6 +15,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use super::names::{rustls_group, rustls_suite};
 use super::pinned::{PinningClientVerifier, PinningVerifier};
 use super::protection;
+use zeroize::Zeroizing;
+
 use crate::crypto;
 use crate::types::{ClientAuth, ConfigOptions, Error, ErrorKind, ProtocolVersion, Role};
 
@@ -55,17 +57,24 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
+/// Values leave the guest sealed under a key derived from their session id, which only the
+/// client holds, and are filed under a hash of it (see [`crypto::sealed`]): the store sees
+/// neither the id nor anything that opens a value, and an altered value reads as no session.
 impl StoresServerSessions for Sessions {
-    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.0.put(key, value)
+    fn put(&self, id: Vec<u8>, value: Vec<u8>) -> bool {
+        let value = Zeroizing::new(value);
+        match crypto::sealed::seal(&id, &value) {
+            Some(sealed) => self.0.put(crypto::sealed::filing_key(&id), sealed),
+            None => false,
+        }
     }
 
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.get(key)
+    fn get(&self, id: &[u8]) -> Option<Vec<u8>> {
+        crypto::sealed::open(id, &self.0.get(&crypto::sealed::filing_key(id))?)
     }
 
-    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.take(key)
+    fn take(&self, id: &[u8]) -> Option<Vec<u8>> {
+        crypto::sealed::open(id, &self.0.take(&crypto::sealed::filing_key(id))?)
     }
 
     fn can_cache(&self) -> bool {
@@ -268,6 +277,7 @@ fn ticketer(keys: &[Vec<u8>]) -> Result<Arc<dyn ProducesTickets>, Error> {
         .iter()
         .map(|key| <[u8; 32]>::try_from(key.as_slice()))
         .collect::<Result<Vec<_>, _>>()
+        .map(Zeroizing::new)
         .map_err(|_| Error::usage("invalid-argument", "ticket keys must be 32 bytes each"))?;
     Ok(crypto::ticketer_with_keys(&keys))
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use tlsbox::pki::Pki;
 use tlsbox::{Config, Connection, Runtime, TcpTransport};
 
 use super::{Suite, describe, versions};
@@ -47,19 +46,19 @@ pub fn run(args: Args) -> Result<()> {
         started.elapsed()
     );
 
-    let pki = Pki::generate(&["localhost"]).context("generating a certificate")?;
+    // A self-signed certificate the client pins as its one trust anchor.
+    let identity = rcgen::generate_simple_self_signed(["localhost".to_owned()])
+        .context("generating a certificate")?;
+    let (cert_pem, key_pem) = (identity.cert.pem(), identity.signing_key.serialize_pem());
     let suites = args
         .suite
         .map(|s| s.cipher_suites(args.tls12))
         .unwrap_or_default();
-    let server_config = Config::server(
-        pki.server_cert_pem.as_bytes(),
-        pki.server_key_pem.as_bytes(),
-    )
-    .versions(&versions(args.tls12))
-    .cipher_suites(&suites);
+    let server_config = Config::server(cert_pem.as_bytes(), key_pem.as_bytes())
+        .versions(&versions(args.tls12))
+        .cipher_suites(&suites);
     let client_config = Config::client("localhost")
-        .trust(pki.ca_pem.as_bytes())
+        .trust(cert_pem.as_bytes())
         .versions(&versions(args.tls12))
         .cipher_suites(&suites);
 

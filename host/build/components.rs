@@ -1,10 +1,20 @@
-//! Build-script support: compiles workspace crates into WebAssembly components for
-//! `wasm32-wasip2`, so a plain `cargo build` / `cargo test` needs no other step.
+//! Compiles workspace crates into WebAssembly components for `wasm32-wasip2`, so a plain
+//! `cargo build` / `cargo test` in the workspace needs no other step.
 //!
-//! Used by the host's build script (the endpoint component) and the root package's (the
-//! WASI transport adapter and the example application it composes). Both build into one
-//! target directory, `<target>/guest-wasm`, with the `guest` profile; cargo's lock on that
-//! directory serialises them, and whichever runs second finds its artefacts fresh.
+//! Shared by two build scripts: this package's (the endpoint component) and the workspace
+//! root package's (`#[path]`-included; the WASI transport adapter and the example
+//! application it composes). Both build into one target directory, `<target>/guest-wasm`,
+//! with the `guest` profile; cargo's lock on that directory serialises them, and whichever
+//! runs second finds its artefacts fresh.
+//!
+//! Builds are reproducible: the paths rustc would embed (panic locations in dependencies
+//! name their files under cargo's home) are remapped to fixed prefixes, so the same sources
+//! give the same bytes in any checkout on any machine with the pinned toolchain. That is what
+//! lets the packaged crate ship the component (`component/tlsbox.wasm`) as a checked
+//! artefact.
+
+// Each including build script uses part of it.
+#![allow(dead_code)]
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -52,6 +62,15 @@ pub fn build_components(workspace: &Path, args: &[&str], watch: &[&str]) -> Path
     ] {
         cmd.env_remove(var);
     }
+    // Appended to .cargo/config.toml's target rustflags (cargo merges config arrays).
+    cmd.arg("--config").arg(format!(
+        "target.{TARGET}.rustflags = [{}]",
+        remapped_prefixes(workspace)
+            .iter()
+            .map(|(from, to)| format!("\"--remap-path-prefix={}={to}\"", from.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     let status = cmd.status().expect("run cargo to build components");
     assert!(status.success(), "building components ({args:?}) failed");
     target_dir.join(TARGET).join("guest")
@@ -66,6 +85,30 @@ pub fn endpoint_component(workspace: &Path) -> PathBuf {
         &["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"],
     );
     artefact(&dir, "tlsbox_guest.wasm")
+}
+
+/// The path prefixes rustc may embed and what they become: cargo's home (dependencies'
+/// sources) and the workspace.
+fn remapped_prefixes(workspace: &Path) -> Vec<(PathBuf, &'static str)> {
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let mut prefixes: Vec<(PathBuf, &'static str)> = cargo_home
+        .into_iter()
+        .map(|home| (home, "/cargo"))
+        .collect();
+    prefixes.push((workspace.to_path_buf(), "/tlsbox"));
+    prefixes
+}
+
+/// The workspace root if `package_dir` is this workspace's `host/` with the guest's sources
+/// beside it; `None` in a packaged crate, which has only the shipped component.
+pub fn workspace_root(package_dir: &Path) -> Option<PathBuf> {
+    let root = package_dir.parent()?;
+    let guest = root.join("guest").join("Cargo.toml");
+    let is_ours = std::fs::read_to_string(guest)
+        .is_ok_and(|manifest| manifest.contains("name = \"tlsbox-guest\""));
+    is_ours.then(|| root.to_path_buf())
 }
 
 /// Returns `dir/file` after checking that the build produced it.

@@ -233,15 +233,9 @@ where
     if let Err(e) = close(tls, ERROR_CLOSE_WAIT).await {
         log::debug!("closing after an error: {e}");
     }
-    // A lingering close, as the acceptor makes after a failed handshake: the stream can no
-    // longer be read through TLS, so drop what the peer still sends from the socket itself
-    // until it closes. Closed with unread data, the socket would reset the connection, and a
-    // reset can destroy the alert before the peer reads it.
-    if let Some(io) = tls.get_mut() {
-        let mut buf = [0; 4096];
-        let drain = async { while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {} };
-        let _ = timeout(ERROR_CLOSE_WAIT, drain).await;
-    }
+    // A lingering close, as the acceptor makes after a failed handshake, so the close is
+    // not a reset that could destroy the alert before the peer reads it.
+    tls.linger(ERROR_CLOSE_WAIT).await;
 }
 
 /// The runtime `client` and `server` run on.

@@ -5,8 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::bindings::IoError;
-use crate::transport::Transport;
+use tlsbox::{IoError, Transport};
 
 /// What one callback call does.
 #[derive(Clone, Debug, PartialEq, Eq)]

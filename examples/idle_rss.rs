@@ -1,4 +1,4 @@
-//! Host RSS per idle connection: `cargo run --release -p tlsbox --example idle_rss`.
+//! Host RSS per idle connection: `cargo run --release -p tlsbox-tests --example idle_rss`.
 //!
 //! Opens 1, 100, 1,000 and 10,000 connections (cumulatively) from tlsbox clients (one
 //! guest instance each) to a native tokio-rustls server over in-memory pipes, handshakes
@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tlsbox::pki::Pki;
 use tlsbox::{Config, Runtime, TlsConnector, TlsStream};
+use tlsbox_test_support::pki::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream as NativeStream;

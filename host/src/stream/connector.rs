@@ -1,0 +1,186 @@
+//! [`TlsConnector`] and [`TlsAcceptor`]: each connection gets its own guest instance and
+//! runs its handshake (a server taking 0-RTT data reads it first); a failed handshake puts
+//! its last word on the wire before the error is returned.
+
+use std::io;
+use std::marker::PhantomData;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use wasmtime::component::ResourceAny;
+
+use super::calls::{Core, Slot, wait_for_io};
+use super::close::last_word;
+use super::{READ_MAX, ReadState, TlsStream, WriteState};
+use crate::bindings::{Blocked, Role};
+use crate::config::Config;
+use crate::core::Instance;
+use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::transport::tokio_io::TokioTransport;
+
+/// Makes [`TlsStream`]s as a TLS client. Cheap to clone.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use tlsbox::{Config, Runtime, TlsConnector};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let ca = std::fs::read("ca.pem")?;
+/// let connector = TlsConnector::new(&Runtime::shared()?, Config::client("example.com").trust(ca));
+/// let tcp = tokio::net::TcpStream::connect("example.com:443").await?;
+/// let mut tls = connector.connect(tcp).await?;
+/// tls.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+/// let mut page = Vec::new();
+/// tls.read_to_end(&mut page).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TlsConnector {
+    runtime: Runtime,
+    config: Config,
+}
+
+impl TlsConnector {
+    /// A connector with a client `config` (its server name is sent and verified).
+    pub fn new(runtime: &Runtime, config: Config) -> Self {
+        TlsConnector {
+            runtime: runtime.clone(),
+            config,
+        }
+    }
+
+    /// Instantiates the component for a new connection over `io` and completes the
+    /// handshake.
+    pub async fn connect<S>(&self, io: S) -> io::Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        TlsStream::handshake(&self.runtime, &self.config, io).await
+    }
+
+    /// Like [`connect`](Self::connect), verifying and sending `server_name` instead of the
+    /// config's.
+    pub async fn connect_to<S>(&self, server_name: &str, io: S) -> io::Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut config = self.config.clone();
+        config.options.server_name = Some(server_name.to_owned());
+        TlsStream::handshake(&self.runtime, &config, io).await
+    }
+}
+
+/// Makes [`TlsStream`]s as a TLS server. Cheap to clone.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use tlsbox::{Config, Runtime, TlsAcceptor};
+///
+/// let (cert, key) = (std::fs::read("cert.pem")?, std::fs::read("key.pem")?);
+/// let acceptor = TlsAcceptor::new(&Runtime::shared()?, Config::server(cert, key));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+/// loop {
+///     let (tcp, _) = listener.accept().await?;
+///     let acceptor = acceptor.clone();
+///     tokio::spawn(async move {
+///         let mut tls = acceptor.accept(tcp).await?;
+///         let (mut reader, mut writer) = tokio::io::split(tls);
+///         tokio::io::copy(&mut reader, &mut writer).await // echo
+///     });
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TlsAcceptor {
+    runtime: Runtime,
+    config: Config,
+}
+
+impl TlsAcceptor {
+    /// An acceptor with a server `config`. Without ticket keys it makes one random key for
+    /// all its connections, so clients resume on any of them (see [`Config::ticket_keys`]).
+    pub fn new(runtime: &Runtime, config: Config) -> Self {
+        TlsAcceptor {
+            runtime: runtime.clone(),
+            config: config.with_shared_ticket_key(),
+        }
+    }
+
+    /// Instantiates the component for a new connection over `io` and completes the
+    /// handshake.
+    pub async fn accept<S>(&self, io: S) -> io::Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        TlsStream::handshake(&self.runtime, &self.config, io).await
+    }
+}
+
+impl<S> TlsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    async fn handshake(runtime: &Runtime, config: &Config, io: S) -> io::Result<Self> {
+        let mut instance = Box::new(Instance::new(runtime, config).await?);
+        let (handle, socket) = instance.connect(Box::new(TokioTransport::new(io))).await?;
+        let takes_early_data =
+            config.options.role == Role::Server && config.options.max_early_data > 0;
+        let mut early = Vec::new();
+        if let Err(e) = establish(&mut instance, handle, socket, takes_early_data, &mut early).await
+        {
+            last_word(&mut instance, handle, socket).await;
+            return Err(e.into());
+        }
+        Ok(TlsStream {
+            core: Core {
+                slot: Slot::Idle(instance),
+                handle,
+                socket,
+                parked: Default::default(),
+                wakers: Default::default(),
+            },
+            early_data_len: early.len(),
+            // Early data is the first of the stream.
+            read: ReadState {
+                buf: early,
+                ..ReadState::default()
+            },
+            write: WriteState::default(),
+            _io: PhantomData,
+        })
+    }
+}
+
+/// The handshake, reading the client's early data first when the server takes it.
+async fn establish(
+    instance: &mut Instance,
+    handle: ResourceAny,
+    socket: u32,
+    takes_early_data: bool,
+    early: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if takes_early_data {
+        loop {
+            instance.clear_woken(socket);
+            match instance.recv_early_data(handle, READ_MAX as u32).await {
+                Ok(r) if r.blocked == Blocked::NotBlocked => {
+                    early.extend_from_slice(&r.data);
+                    break;
+                }
+                Ok(r) => early.extend_from_slice(&r.data),
+                Err(e) if e.is_blocked() => {}
+                Err(e) => return Err(e),
+            }
+            wait_for_io(instance, socket).await;
+        }
+    }
+    loop {
+        instance.clear_woken(socket);
+        match instance.negotiate(handle).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_blocked() => wait_for_io(instance, socket).await,
+            Err(e) => return Err(e),
+        }
+    }
+}

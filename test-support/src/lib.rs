@@ -1,0 +1,11 @@
+//! Test scaffolding for tlsbox, for its own test suites only (a dev-dependency, never
+//! published): [`pki`] makes throw-away certificates, [`scripted`] is an in-memory
+//! transport that follows a script and records every call.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod pki;
+pub mod scripted;
+
+pub use scripted::ScriptedTransport;
