@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
-use tlsbox::{Limits, Runtime, TlsAcceptor, TlsConnector, TlsStream};
+use tlsbox::{Config, Limits, Runtime, TlsAcceptor, TlsConnector, TlsStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -616,4 +616,99 @@ async fn an_acceptor_without_ticket_keys_resumes_sessions_across_connections() {
         resumed.push(server_resumed);
     }
     assert_eq!(resumed, [false, true, true]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_to_names_the_server_per_connection() {
+    // One connector (its config names no server it will meet); each connection names its
+    // own, and that is what is sent as SNI and verified.
+    let acceptor = tokio_rustls_acceptor();
+    let connector = TlsConnector::new(
+        &runtime(),
+        Config::client("elsewhere.example").trust(pki().ca_pem.as_bytes()),
+    );
+    for (name, verifies) in [
+        ("localhost", true),
+        ("127.0.0.1", true),
+        ("elsewhere.example", false),
+    ] {
+        let (ours, theirs) = tokio::io::duplex(16 << 10);
+        let acceptor = acceptor.clone();
+        let server = tokio::spawn(async move {
+            let tls = acceptor.accept(theirs).await?;
+            io::Result::Ok(tls.get_ref().1.server_name().map(str::to_owned))
+        });
+        let result = timeout(LIMIT, connector.connect_to(name, ours))
+            .await
+            .unwrap();
+        match (verifies, result) {
+            (true, Ok(mut tls)) => {
+                let info = tls.session_info().await.unwrap();
+                // An IP address is verified but never sent as SNI (RFC 6066 §3).
+                let sni = (name != "127.0.0.1").then(|| name.to_owned());
+                assert_eq!(info.server_name, sni);
+                assert_eq!(server.await.unwrap().unwrap(), sni);
+            }
+            (false, Err(e)) => {
+                let e = e
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<tlsbox::Error>())
+                    .unwrap();
+                assert_eq!(
+                    (e.name.as_str(), e.alert),
+                    ("certificate-name-mismatch", Some(42)),
+                    "{e}"
+                );
+                assert!(server.await.unwrap().is_err(), "the server saw the alert");
+            }
+            (verifies, other) => panic!("{name}: expected verified={verifies}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn into_inner_gives_the_byte_stream_back() {
+    // TLS on a TCP connection, then plain text on the same connection: what comes back is
+    // the TcpStream the connector was given, positioned after the last TLS record. (The
+    // guest reads exactly one record at a time, so no plain byte was read ahead.)
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()));
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await?;
+        let mut tls = acceptor.accept(tcp).await?;
+        let mut over_tls = [0; 8];
+        tls.read_exact(&mut over_tls).await?;
+        tls.write_all(b"ok").await?;
+        tls.flush().await?;
+        let mut tcp = tls.into_inner().await;
+        let mut plain = String::new();
+        tcp.read_to_string(&mut plain).await?;
+        io::Result::Ok((over_tls, plain))
+    });
+    let connector = TlsConnector::new(&runtime(), client_config(pki()));
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let local = tcp.local_addr().unwrap();
+    let mut tls = timeout(LIMIT, connector.connect(tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    tls.write_all(b"over tls").await.unwrap();
+    let mut ok = [0; 2];
+    timeout(LIMIT, tls.read_exact(&mut ok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&ok, b"ok");
+    assert!(
+        format!("{tls:?}").starts_with("TlsStream { busy: false"),
+        "{tls:?}"
+    );
+    let mut tcp: TcpStream = tls.into_inner().await;
+    assert_eq!(tcp.local_addr().unwrap(), local, "the same socket");
+    tcp.write_all(b"plain after tls").await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let (over_tls, plain) = timeout(LIMIT, server).await.unwrap().unwrap().unwrap();
+    assert_eq!(&over_tls, b"over tls");
+    assert_eq!(plain, "plain after tls");
 }

@@ -42,7 +42,10 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            if !matches!(name.as_str(), "target" | "node_modules" | "gen" | "testdata") {
+            if !matches!(
+                name.as_str(),
+                "target" | "node_modules" | "gen" | "testdata"
+            ) {
                 sources(&path, out);
             }
         } else if name.ends_with(".rs") || name.ends_with(".mjs") || name.ends_with(".js") {
@@ -69,7 +72,16 @@ fn every_rule_and_scenario_has_one_entry() {
 #[test]
 fn every_cited_id_resolves_in_the_contract() {
     let mut files = Vec::new();
-    for dir in ["tests", "guest", "host", "cli", "test-support", "wasi", "js", "benches"] {
+    for dir in [
+        "tests",
+        "guest",
+        "host",
+        "cli",
+        "test-support",
+        "wasi",
+        "js",
+        "benches",
+    ] {
         sources(&root().join(dir), &mut files);
     }
     assert!(files.len() > 50, "found only {} source files", files.len());

@@ -12,12 +12,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::peers::{CertKind, Identity, Pki, Process};
+use common::peers::{CertKind, Pki, assert_served, s_server};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -71,31 +70,6 @@ fn the_compositions_import_only_wasi() {
     assert_eq!(exports, BTreeSet::from(["wasi:cli/run@0.2.0".to_owned()]));
 }
 
-/// `openssl s_server` with `mode` (`-www` or `-WWW`) for one connection on an ephemeral
-/// loopback port, serving files from `dir`; returns it and the port.
-fn s_server(identity: &Identity, mode: &str, dir: &Path) -> (Process, u16) {
-    let mut command = Command::new("openssl");
-    command
-        .current_dir(dir)
-        .args(["s_server", "-accept", "127.0.0.1:0", "-naccept", "1", mode])
-        .arg("-cert")
-        .arg(&identity.server_cert)
-        .arg("-key")
-        .arg(&identity.server_key);
-    let process = Process::spawn_with_lines(command).expect("openssl s_server starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let accept = process
-        .lines
-        .wait_for("ACCEPT", deadline, |line| line.starts_with("ACCEPT "))
-        .expect("s_server listens");
-    let port = accept
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("s_server printed {accept:?}"));
-    (process, port)
-}
-
 /// Runs the composed `https-get` against `url`, trusting `ca`, with output captured; gives
 /// up after a minute (a hang is a failure, not a stuck test run).
 fn https_get(url: &str, ca: &Path) -> command::Outcome {
@@ -109,16 +83,6 @@ fn https_get(url: &str, ca: &Path) -> command::Outcome {
         .recv_timeout(Duration::from_secs(60))
         .expect("https-get finishes within a minute");
     outcome.expect("the command instantiates and runs")
-}
-
-/// `s_server -naccept 1` exits 0 once its one connection closed cleanly.
-fn assert_served(server: &mut Process) {
-    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "s_server: {}",
-        server.output()
-    );
 }
 
 fn text(bytes: &[u8]) -> String {

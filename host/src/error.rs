@@ -3,9 +3,12 @@
 
 use crate::bindings::{Blocked, ErrorKind, WitError};
 
-/// An error from a tlsbox call. `name` is the stable identifier listed in the README.
+/// An error from a tlsbox call. `name` is the stable identifier listed in docs/api.md.
+///
+/// Displayed as `kind/name (alert N): message`, e.g. `protocol/untrusted-certificate (alert
+/// 48): ...`: the part before the colon is stable, the message is for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{name} ({kind:?}): {message}")]
+#[error("{}/{}{}: {}", kind.name(), name, alert.map(|a| format!(" (alert {a})")).unwrap_or_default(), message)]
 pub struct Error {
     /// The class of the error (s2n's error type).
     pub kind: ErrorKind,

@@ -1,7 +1,7 @@
 //! Standard names for the negotiated parameters (IANA / OpenSSL spelling), for logs and
 //! summaries.
 
-use crate::bindings::{CipherSuite, EarlyDataStatus, KxGroup, ProtocolVersion};
+use crate::bindings::{CipherSuite, EarlyDataStatus, ErrorKind, KxGroup, ProtocolVersion};
 
 impl ProtocolVersion {
     /// `TLSv1.2` or `TLSv1.3`, as OpenSSL prints them.
@@ -59,6 +59,21 @@ impl EarlyDataStatus {
             EarlyDataStatus::Rejected => "rejected",
             EarlyDataStatus::Accepted => "accepted",
             EarlyDataStatus::End => "end",
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The WIT name: `io`, `closed`, `blocked`, `alert`, `protocol`, `internal` or `usage`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Blocked => "blocked",
+            ErrorKind::Alert => "alert",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Usage => "usage",
         }
     }
 }

@@ -1,53 +1,17 @@
-// Transpiles the guest component that cargo built (the same file the Rust host embeds) into
-// js/gen/ with jco. No second build of the guest: if the component is missing or older than
-// its sources, this runs the very cargo command host/build.rs runs, into the same target
-// directory, so the artefact is shared with `cargo build`/`cargo test`.
+// Transpiles the guest component into js/gen/ with jco: the component the Rust crate ships,
+// host/component/tlsbox.wasm (built reproducibly from guest/; host/tests/component.rs checks
+// it matches the sources), or the file TLSBOX_GUEST_WASM names.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const js = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const root = resolve(js, '..');
 const out = join(js, 'gen');
-const TARGET = 'wasm32-wasip2';
-
-// host/build.rs: `<target dir>/guest-wasm/wasm32-wasip2/guest/tlsbox_guest.wasm`.
-const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, 'target');
-const guestTargetDir = join(targetDir, 'guest-wasm');
 const wasm = process.env.TLSBOX_GUEST_WASM
   ? resolve(process.env.TLSBOX_GUEST_WASM)
-  : join(guestTargetDir, TARGET, 'guest', 'tlsbox_guest.wasm');
-
-function newestMtime(path) {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
-  return newest;
-}
-
-function buildGuest() {
-  // Exactly host/build.rs's command and environment, so cargo shares its fingerprints.
-  const env = { ...process.env };
-  for (const v of ['RUSTFLAGS', 'CARGO_ENCODED_RUSTFLAGS', 'CARGO_BUILD_TARGET', 'CARGO_TARGET_DIR',
-    'CARGO_BUILD_RUSTFLAGS', 'CARGO_PROFILE_RELEASE_DEBUG', 'RUSTC_WORKSPACE_WRAPPER', 'RUSTC_WRAPPER',
-    'CLIPPY_ARGS', 'CLIPPY_CONF_DIR']) delete env[v];
-  const args = ['build', '-p', 'tlsbox-guest', '--lib', '--profile', 'guest', '--target', TARGET,
-    '--target-dir', guestTargetDir];
-  console.log(`tlsbox: cargo ${args.join(' ')}`);
-  const r = spawnSync(process.env.CARGO ?? 'cargo', args, { cwd: root, env, stdio: 'inherit' });
-  if (r.status !== 0) {
-    throw new Error(`building the guest component failed (cargo ${args.join(' ')})`);
-  }
-}
-
-if (!process.env.TLSBOX_GUEST_WASM) {
-  const sources = Math.max(...['guest/src', 'guest/Cargo.toml', 'wit', 'Cargo.lock'].map((p) => newestMtime(join(root, p))));
-  if (!existsSync(wasm) || statSync(wasm).mtimeMs < sources) buildGuest();
-}
+  : join(js, '..', 'host', 'component', 'tlsbox.wasm');
 if (!existsSync(wasm)) throw new Error(`guest component missing at ${wasm}`);
 
 const jcoPkg = join(js, 'node_modules', '@bytecodealliance', 'jco', 'package.json');
@@ -106,7 +70,7 @@ rmSync(join(out, 'tlsbox.d.ts'), { force: true });
 
 const bytes = readFileSync(wasm);
 writeFileSync(join(out, 'source.json'), JSON.stringify({
-  component: wasm,
+  component: process.env.TLSBOX_GUEST_WASM ? wasm : 'host/component/tlsbox.wasm',
   bytes: bytes.length,
   sha256: createHash('sha256').update(bytes).digest('hex'),
   jco: jcoVersion,

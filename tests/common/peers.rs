@@ -747,3 +747,38 @@ pub fn component_server(
     };
     run().map_err(|e| with_output(e, &client))
 }
+
+/// `openssl s_server` with `mode` (`-www` or `-WWW`) for one connection on an ephemeral
+/// loopback port, serving files from `dir`; returns it and the port.
+pub fn s_server(identity: &Identity, mode: &str, dir: &Path) -> (Process, u16) {
+    let mut command = Command::new("openssl");
+    command
+        .current_dir(dir)
+        .args(["s_server", "-accept", "127.0.0.1:0", "-naccept", "1", mode])
+        .arg("-cert")
+        .arg(&identity.server_cert)
+        .arg("-key")
+        .arg(&identity.server_key);
+    let process = Process::spawn_with_lines(command).expect("openssl s_server starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let accept = process
+        .lines
+        .wait_for("ACCEPT", deadline, |line| line.starts_with("ACCEPT "))
+        .expect("s_server listens");
+    let port = accept
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("s_server printed {accept:?}"));
+    (process, port)
+}
+
+/// `s_server -naccept 1` exits 0 once its one connection closed cleanly.
+pub fn assert_served(server: &mut Process) {
+    let status = server.wait_until(Instant::now() + Duration::from_secs(20));
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "s_server: {}",
+        server.output()
+    );
+}

@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 
+use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
 
 use super::client_hello;
@@ -27,7 +28,7 @@ const INTERNAL_ERROR: u8 = 80;
 /// never touches a transport.
 pub struct Session {
     conn: Connection,
-    /// The client's SNI name (rustls exposes it only on servers).
+    /// The SNI name a client sent (rustls exposes it only on servers).
     client_server_name: Option<String>,
     /// Unread plaintext of the record fed last.
     plaintext: usize,
@@ -76,7 +77,11 @@ impl Session {
                     .map_err(|e| from_rustls(&e))?;
                 Ok((
                     Connection::from(conn),
-                    Some(server_name.to_str().into_owned()),
+                    // rustls sends SNI for DNS names only (RFC 6066 §3: never an address).
+                    match server_name {
+                        ServerName::DnsName(name) => Some(name.as_ref().to_owned()),
+                        _ => None,
+                    },
                 ))
             }
             EngineConfig::Server { config } => {

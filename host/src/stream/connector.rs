@@ -20,18 +20,32 @@ use crate::transport::tokio_io::TokioTransport;
 
 /// Makes [`TlsStream`]s as a TLS client. Cheap to clone.
 ///
-/// ```no_run
-/// # async fn run() -> std::io::Result<()> {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> std::io::Result<()> {
+/// # let pki = tlsbox_test_support::pki::Pki::generate(&["localhost"]).unwrap();
+/// # let ca = pki.ca_pem.clone();
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let addr = listener.local_addr()?;
+/// # let acceptor = tlsbox::TlsAcceptor::new(
+/// #     &tlsbox::Runtime::shared()?,
+/// #     tlsbox::Config::server(pki.server_cert_pem, pki.server_key_pem),
+/// # );
+/// # tokio::spawn(async move {
+/// #     use tokio::io::AsyncWriteExt;
+/// #     let mut tls = acceptor.accept(listener.accept().await?.0).await?;
+/// #     tls.write_all(b"hello").await?;
+/// #     tls.shutdown().await
+/// # });
 /// use tlsbox::{Config, Runtime, TlsConnector};
-/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use tokio::io::AsyncReadExt;
 ///
-/// let ca = std::fs::read("ca.pem")?;
-/// let connector = TlsConnector::new(&Runtime::shared()?, Config::client("example.com").trust(ca));
-/// let tcp = tokio::net::TcpStream::connect("example.com:443").await?;
+/// let connector = TlsConnector::new(&Runtime::shared()?, Config::client("localhost").trust(ca));
+/// let tcp = tokio::net::TcpStream::connect(addr).await?;
 /// let mut tls = connector.connect(tcp).await?;
-/// tls.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
-/// let mut page = Vec::new();
-/// tls.read_to_end(&mut page).await?;
+/// let mut greeting = Vec::new();
+/// tls.read_to_end(&mut greeting).await?; // to the server's close_notify
+/// assert_eq!(greeting, b"hello");
 /// # Ok(())
 /// # }
 /// ```
@@ -73,22 +87,40 @@ impl TlsConnector {
 
 /// Makes [`TlsStream`]s as a TLS server. Cheap to clone.
 ///
-/// ```no_run
-/// # async fn run() -> std::io::Result<()> {
+/// An echo server, a task and a guest instance per connection:
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> std::io::Result<()> {
+/// # let pki = tlsbox_test_support::pki::Pki::generate(&["localhost"]).unwrap();
+/// # let (cert, key) = (pki.server_cert_pem.clone(), pki.server_key_pem.clone());
 /// use tlsbox::{Config, Runtime, TlsAcceptor};
 ///
-/// let (cert, key) = (std::fs::read("cert.pem")?, std::fs::read("key.pem")?);
 /// let acceptor = TlsAcceptor::new(&Runtime::shared()?, Config::server(cert, key));
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-/// loop {
-///     let (tcp, _) = listener.accept().await?;
-///     let acceptor = acceptor.clone();
-///     tokio::spawn(async move {
-///         let mut tls = acceptor.accept(tcp).await?;
-///         let (mut reader, mut writer) = tokio::io::split(tls);
-///         tokio::io::copy(&mut reader, &mut writer).await // echo
-///     });
-/// }
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let addr = listener.local_addr()?;
+/// tokio::spawn(async move {
+///     loop {
+///         let (tcp, _) = listener.accept().await?;
+///         let acceptor = acceptor.clone();
+///         tokio::spawn(async move {
+///             let tls = acceptor.accept(tcp).await?;
+///             let (mut reader, mut writer) = tokio::io::split(tls);
+///             tokio::io::copy(&mut reader, &mut writer).await // echo
+///         });
+///     }
+///     #[allow(unreachable_code)]
+///     std::io::Result::Ok(())
+/// });
+/// # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// # let client = tlsbox::Config::client("localhost").trust(pki.ca_pem);
+/// # let connector = tlsbox::TlsConnector::new(&Runtime::shared()?, client);
+/// # let mut tls = connector.connect(tokio::net::TcpStream::connect(addr).await?).await?;
+/// # tls.write_all(b"echo").await?;
+/// # let mut echoed = [0; 4];
+/// # tls.read_exact(&mut echoed).await?;
+/// # assert_eq!(&echoed, b"echo");
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone, Debug)]
