@@ -7,7 +7,9 @@
 //! - `<target>/guest-wasm/composed/https-get.wasm`: that component with the application
 //!   plugged in, a `wasi:cli/run` command importing only `wasi:*`.
 //!
-//! Their paths reach the tests and examples as `TLSBOX_WASI_WASM` and `TLSBOX_HTTPS_GET_WASM`.
+//! Their paths reach the tests and examples as `TLSBOX_WASI_WASM` and `TLSBOX_HTTPS_GET_WASM`;
+//! the `tls-get` application (wasi:sockets and wasi:tls only, nothing to compose) as
+//! `TLSBOX_TLS_GET_WASM`.
 
 // The component builder the host's build script uses (one copy, shared by path).
 #[path = "host/build/components.rs"]
@@ -29,10 +31,11 @@ const ADAPTER_EXPORTS: [&str; 3] = [
 ];
 const ENDPOINT_EXPORTS: [&str; 1] = ["tlsbox:tls/tls@0.1.0"];
 /// The endpoint's imports the adapter satisfies.
-const ENDPOINT_IMPORTS: [&str; 3] = [
+const ENDPOINT_IMPORTS: [&str; 4] = [
     "tlsbox:tls/types@0.1.0",
     "tlsbox:tls/transport@0.1.0",
     "tlsbox:tls/session-store@0.1.0",
+    "tlsbox:tls/trust-store@0.1.0",
 ];
 
 fn main() -> Result<()> {
@@ -42,7 +45,14 @@ fn main() -> Result<()> {
     let endpoint = components::endpoint_component(&root);
     let dir = components::build_components(
         &root,
-        &["-p", "tlsbox-wasi-transport", "-p", "tlsbox-https-get"],
+        &[
+            "-p",
+            "tlsbox-wasi-transport",
+            "-p",
+            "tlsbox-https-get",
+            "-p",
+            "tlsbox-tls-get",
+        ],
         &["wasi"],
     );
     let adapter = components::artefact(&dir, "tlsbox_wasi_transport.wasm");
@@ -65,6 +75,11 @@ fn main() -> Result<()> {
     println!(
         "cargo:rustc-env=TLSBOX_HTTPS_GET_WASM={}",
         command_path.display()
+    );
+    // The wasi:tls application runs as built: it imports WASI only, wasi:tls included.
+    println!(
+        "cargo:rustc-env=TLSBOX_TLS_GET_WASM={}",
+        components::artefact(&dir, "tls-get.wasm").display()
     );
     Ok(())
 }

@@ -208,6 +208,12 @@ export interface ConfigOptions {
   serverName?: string;
   /** Certificates to trust: PEM bundles or DER certificates (one or a list). */
   trustAnchors?: PemOrDer | PemOrDer[];
+  /**
+   * Clients: also trust Node's bundled Mozilla CA set (`tls.rootCertificates`), taken apart
+   * once per process and looked up by name per connection. Default: true for a client with
+   * no `trustAnchors`, false otherwise.
+   */
+  hostTrustStore?: boolean;
   /** Our chain, leaf first (servers; clients for client auth). */
   certificateChain?: PemOrDer | PemOrDer[];
   /** The leaf's private key: PKCS#8, SEC1 or PKCS#1; ECDSA P-256/P-384, Ed25519 or RSA. */
@@ -367,8 +373,8 @@ export interface ConnectOptions {
   port?: number;
   /** An already connected socket instead of host/port. */
   socket?: Socket;
-  /** Trust anchors (PEM/DER, one or a list). */
-  ca: PemOrDer | PemOrDer[];
+  /** Trust anchors (PEM/DER, one or a list); default: Node's Mozilla set (`tls.rootCertificates`). */
+  ca?: PemOrDer | PemOrDer[];
   /** SNI and the name to verify; defaults to `host`. */
   servername?: string;
   alpn?: string[];

@@ -222,7 +222,7 @@ fn config_errors_are_values() {
     let wire = tlsbox_test_support::ScriptedTransport::new();
     let cases: [(Config, &str, tlsbox::ErrorKind); 4] = [
         (
-            Config::client("localhost"),
+            Config::client("localhost").trust_store(tlsbox::TrustStore::from_pem(b"").unwrap()),
             "missing-trust-anchors",
             tlsbox::ErrorKind::Usage,
         ),

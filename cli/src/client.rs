@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{
-    CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, read_file, read_optional,
+    CLOSE_WAIT, Suite, TrustArgs, Tuning, close, close_after_error, describe, read_optional,
     versions,
 };
 
@@ -23,9 +23,8 @@ use super::{
 pub struct Args {
     /// Where to connect.
     addr: String,
-    /// Trust anchors (PEM); required, there is no system store inside the guest.
-    #[arg(long)]
-    ca: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Name to send as SNI and verify (default: the host part of ADDR).
     #[arg(long)]
     servername: Option<String>,
@@ -56,8 +55,9 @@ pub async fn run(args: Args) -> Result<()> {
         Some(name) => name.clone(),
         None => host_part(&args.addr).to_owned(),
     };
-    let mut config = Config::client(server_name)
-        .trust(read_file(&args.ca)?)
+    let mut config = args
+        .trust
+        .apply(Config::client(server_name))?
         .alpn(args.alpn.clone())
         .versions(&versions(args.tls12))
         .cipher_suites(

@@ -6,6 +6,7 @@
 
 mod client;
 mod demo;
+mod run;
 mod server;
 
 use std::fs;
@@ -41,12 +42,16 @@ enum Command {
     /// Serves TLS on ADDR, each client in its own task and guest instance: echo, --stdout
     /// or --http.
     Server(server::Args),
+    /// Runs a WASI command component with wasi:tls served by tlsbox; exits with its status.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        // An exit status in 1..=255; anything else a command may give is reported as 1.
+        Ok(status) => ExitCode::from(u8::try_from(status).ok().filter(|s| *s != 0).unwrap_or(1)),
         Err(e) => {
             eprintln!("tlsbox: {e:#}");
             ExitCode::FAILURE
@@ -54,12 +59,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one parsed command line.
-fn run(cli: Cli) -> Result<()> {
+/// Runs one parsed command line; returns the exit status.
+fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Demo(args) => demo::run(args),
-        Command::Client(args) => tokio_runtime()?.block_on(client::run(args)),
-        Command::Server(args) => tokio_runtime()?.block_on(server::run(args)),
+        Command::Demo(args) => demo::run(args).map(|()| 0),
+        Command::Client(args) => tokio_runtime()?.block_on(client::run(args)).map(|()| 0),
+        Command::Server(args) => tokio_runtime()?.block_on(server::run(args)).map(|()| 0),
+        Command::Run(args) => tokio_runtime()?.block_on(run::run(args)),
     }
 }
 
@@ -127,6 +133,26 @@ fn describe(info: &SessionInfo) -> String {
         line += &format!(" ALPN {alpn}");
     }
     line
+}
+
+/// Whom a client trusts, shared by `client` and `run`.
+#[derive(Debug, clap::Args)]
+struct TrustArgs {
+    /// Trust the CA certificates in FILE (PEM) instead of the system's store. Without it,
+    /// servers are verified against the system's store, found as OpenSSL finds it: the file
+    /// SSL_CERT_FILE and the directories SSL_CERT_DIR name, else /etc/ssl/certs and the like.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// Applies the choice to a client `config`.
+    fn apply(&self, config: Config) -> Result<Config> {
+        Ok(match &self.ca {
+            Some(path) => config.trust(read_file(path)?),
+            None => config,
+        })
+    }
 }
 
 /// Record sizing and failure announcement, shared by `client` and `server`.

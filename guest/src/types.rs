@@ -237,6 +237,8 @@ pub struct ConfigOptions {
     pub server_name: Option<String>,
     /// Trust anchors: PEM bundles or DER certificates.
     pub trust_anchors: Vec<Vec<u8>>,
+    /// Client: also trust the anchors of the host's trust store.
+    pub host_trust_store: bool,
     /// Our chain, leaf first: PEM bundles or DER certificates.
     pub certificate_chain: Vec<Vec<u8>>,
     /// Our private key, PEM or DER.
@@ -285,6 +287,7 @@ impl fmt::Debug for ConfigOptions {
             role,
             server_name,
             trust_anchors,
+            host_trust_store,
             certificate_chain,
             private_key,
             alpn,
@@ -311,6 +314,7 @@ impl fmt::Debug for ConfigOptions {
             .field("role", role)
             .field("server_name", server_name)
             .field("trust_anchors", trust_anchors)
+            .field("host_trust_store", host_trust_store)
             .field("certificate_chain", certificate_chain)
             .field("private_key", &private_key)
             .field("alpn", alpn)
@@ -341,6 +345,7 @@ impl ConfigOptions {
             role,
             server_name: None,
             trust_anchors: Vec::new(),
+            host_trust_store: false,
             certificate_chain: Vec::new(),
             private_key: None,
             alpn: Vec::new(),

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
+use rustls_pki_types::TrustAnchor;
 use zeroize::Zeroize;
 
 use crate::conn;
@@ -21,6 +22,7 @@ wit_bindgen::generate!({
 use exports::tlsbox::tls::tls::{self as wit, ConfigBorrow};
 use tlsbox::tls::session_store;
 use tlsbox::tls::transport;
+use tlsbox::tls::trust_store;
 use tlsbox::tls::types as wtypes;
 
 struct Component;
@@ -122,7 +124,11 @@ fn busy() -> wit::Error {
 impl wit::GuestConfig for ConfigResource {
     fn new(options: wit::ConfigOptions) -> Result<Self, wit::Error> {
         let mut options = config_options(options);
-        let config = conn::Config::with_session_store(&options, Some(Arc::new(HostSessions)));
+        let host = engine::HostStores {
+            sessions: Some(Arc::new(HostSessions)),
+            anchors: Some(Arc::new(HostAnchors)),
+        };
+        let config = conn::Config::with_host(&options, &host);
         // The key's encoding and the ticket keys are parsed into objects that wipe
         // themselves; the bytes the host passed in are wiped here.
         options.private_key.zeroize();
@@ -146,6 +152,22 @@ impl engine::SessionStore for HostSessions {
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
         session_store::take(key)
+    }
+}
+
+/// The host's `trust-store`, asked for the anchors a chain's issuers name.
+struct HostAnchors;
+
+impl engine::AnchorSource for HostAnchors {
+    fn anchors_for(&self, subjects: &[Vec<u8>]) -> Vec<TrustAnchor<'static>> {
+        trust_store::anchors_for(subjects)
+            .into_iter()
+            .map(|a| TrustAnchor {
+                subject: a.subject.into(),
+                subject_public_key_info: a.subject_public_key_info.into(),
+                name_constraints: a.name_constraints.map(Into::into),
+            })
+            .collect()
     }
 }
 
@@ -351,6 +373,7 @@ fn config_options(o: wit::ConfigOptions) -> types::ConfigOptions {
         },
         server_name: o.server_name,
         trust_anchors: o.trust_anchors,
+        host_trust_store: o.host_trust_store,
         certificate_chain: o.certificate_chain,
         private_key: o.private_key,
         alpn: o.alpn,

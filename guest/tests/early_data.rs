@@ -2,66 +2,14 @@
 //! server of our own joined by an in-memory pipe. (The cross-boundary suite runs the same
 //! through the component: tests/early_data.rs at the workspace root.)
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
+mod common;
+
 use std::sync::Arc;
 
+use common::{Pki, connect, handshake, pipe, pki};
 use tlsbox_guest::conn::{Config, Connection};
-use tlsbox_guest::io::Socket;
-use tlsbox_guest::types::{Blocked, ConfigOptions, EarlyDataStatus, IoError, Role};
-
-/// One direction of the pipe.
-type Queue = Rc<RefCell<VecDeque<u8>>>;
-
-/// An end of an in-memory pipe: never blocks on send, would-block when empty.
-struct End {
-    inbox: Queue,
-    outbox: Queue,
-}
-
-impl Socket for End {
-    fn send(&mut self, data: &[u8]) -> Result<u32, IoError> {
-        self.outbox.borrow_mut().extend(data);
-        Ok(data.len() as u32)
-    }
-
-    fn recv(&mut self, max: u32) -> Result<Vec<u8>, IoError> {
-        let mut inbox = self.inbox.borrow_mut();
-        let n = inbox.len().min(max as usize);
-        Ok(inbox.drain(..n).collect())
-    }
-}
-
-fn pipe() -> (End, End, Queue) {
-    let (a, b): (Queue, Queue) = Default::default();
-    (
-        End {
-            inbox: a.clone(),
-            outbox: b.clone(),
-        },
-        End {
-            inbox: b.clone(),
-            outbox: a,
-        },
-        b,
-    )
-}
-
-struct Pki {
-    cert: String,
-    key: String,
-}
-
-fn pki() -> Pki {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Pki {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    }
-}
+use tlsbox_guest::engine::HostStores;
+use tlsbox_guest::types::{Blocked, ConfigOptions, EarlyDataStatus, Role};
 
 fn client_config(pki: &Pki, early_data: bool) -> Config {
     let mut o = ConfigOptions::new(Role::Client);
@@ -80,17 +28,6 @@ fn server_config(pki: &Pki, max_early_data: u32, ticket_keys: &[[u8; 32]]) -> Co
     Config::new(&o).unwrap()
 }
 
-type Conn = Connection<End>;
-
-/// A client and a server joined by a fresh pipe.
-fn connect(client: &Config, server: &Config) -> (Conn, Conn) {
-    let (c, s, _) = pipe();
-    (
-        Connection::new(client, c).unwrap(),
-        Connection::new(server, s).unwrap(),
-    )
-}
-
 /// Configs for an early-data client and a server taking `max`, the client holding a
 /// session from a first, full handshake.
 fn resumable(pki: &Pki, max: u32) -> (Config, Config) {
@@ -98,23 +35,6 @@ fn resumable(pki: &Pki, max: u32) -> (Config, Config) {
     let server = server_config(pki, max, &[]);
     first_connection(&client, &server);
     (client, server)
-}
-
-/// Both sides negotiate until done.
-fn handshake(client: &mut Conn, server: &mut Conn) {
-    for _ in 0..20 {
-        let c = client.negotiate();
-        let s = server.negotiate();
-        if c.is_ok() && s.is_ok() {
-            return;
-        }
-        for r in [&c, &s] {
-            if let Err(e) = r {
-                assert!(e.is_blocked(), "{e}");
-            }
-        }
-    }
-    panic!("handshake did not finish");
 }
 
 /// A full handshake, and the ticket taken in by the client (it arrives after the handshake).
@@ -372,7 +292,11 @@ fn stored_session_server(pki: &Pki, store: &Arc<SharedStore>) -> Config {
     o.private_key = Some(pki.key.clone().into_bytes());
     o.max_early_data = 1000;
     o.alpn = vec![SESSION_MARKER.into()];
-    Config::with_session_store(&o, Some(store.clone() as Arc<_>)).unwrap()
+    let host = HostStores {
+        sessions: Some(store.clone() as Arc<_>),
+        ..HostStores::default()
+    };
+    Config::with_host(&o, &host).unwrap()
 }
 
 const SESSION_MARKER: &str = "tlsbox-sealed-session-marker";

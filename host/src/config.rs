@@ -8,12 +8,31 @@ use crate::bindings::{
     AlertPolicy, CipherSuite, ClientAuth, ConfigOptions, KxGroup, ProtocolVersion, RecordSizing,
     Role,
 };
+use crate::error::Error;
+use crate::trust::TrustStore;
 
 /// Settings for an endpoint. Certificates and keys are PEM or DER bytes; the guest parses
 /// and validates them when an endpoint is created. `Debug` never shows the private key.
+///
+/// Trust, for clients: the system's store ([`TrustStore::system`]) unless anchors are given
+/// with [`trust`](Self::trust), which then are the only ones (as curl's `--cacert`); add
+/// [`trust_system_store`](Self::trust_system_store) to keep both, or give any store with
+/// [`trust_store`](Self::trust_store).
 #[derive(Clone)]
 pub struct Config {
     pub(crate) options: ConfigOptions,
+    store: StoreChoice,
+}
+
+/// Which host trust store a client uses.
+#[derive(Clone, Debug)]
+enum StoreChoice {
+    /// The system's, unless the config has anchors of its own.
+    Default,
+    /// The system's, besides the config's anchors.
+    System,
+    /// This one, besides the config's anchors.
+    Store(TrustStore),
 }
 
 impl fmt::Debug for Config {
@@ -23,6 +42,7 @@ impl fmt::Debug for Config {
             .field("role", &o.role)
             .field("server_name", &o.server_name)
             .field("trust_anchors", &o.trust_anchors.len())
+            .field("trust_store", &self.store)
             .field("certificate_chain", &o.certificate_chain.len())
             .field(
                 "private_key",
@@ -85,6 +105,7 @@ impl Config {
                 role,
                 server_name: None,
                 trust_anchors: Vec::new(),
+                host_trust_store: false,
                 certificate_chain: Vec::new(),
                 private_key: None,
                 alpn: Vec::new(),
@@ -104,7 +125,29 @@ impl Config {
                 alert_policy: AlertPolicy::Rfc,
                 max_blinding_delay_secs: None,
             },
+            store: StoreChoice::Default,
         }
+    }
+
+    /// The options as the guest gets them, and the trust store its lookups go to: a
+    /// client's [`StoreChoice`] resolved (the system store is read on first use).
+    pub(crate) fn resolve(&self) -> Result<(ConfigOptions, Option<TrustStore>), Error> {
+        let mut options = self.options.clone();
+        let store = match (&self.store, options.role) {
+            (_, Role::Server) => None,
+            (StoreChoice::Default, _) if !options.trust_anchors.is_empty() => None,
+            (StoreChoice::Default | StoreChoice::System, _) => Some(TrustStore::system()?),
+            (StoreChoice::Store(store), _) => Some(store.clone()),
+        };
+        if store.as_ref().is_some_and(TrustStore::is_empty) && options.trust_anchors.is_empty() {
+            return Err(Error::host(
+                crate::bindings::ErrorKind::Usage,
+                "missing-trust-anchors",
+                "a client config needs trust anchors: its trust store is empty",
+            ));
+        }
+        options.host_trust_store = store.is_some();
+        Ok((options, store))
     }
 
     /// A server config whose connections each get an instance of their own, given one random
@@ -128,9 +171,26 @@ impl Config {
         self
     }
 
-    /// Adds trust anchors: a PEM bundle or one DER certificate.
+    /// Adds trust anchors: a PEM bundle or one DER certificate. A self-signed certificate
+    /// given here is also accepted as the peer's own (pinned). For a client, anchors given
+    /// here replace the system store unless [`trust_system_store`](Self::trust_system_store)
+    /// or [`trust_store`](Self::trust_store) adds a store back.
     pub fn trust(mut self, certificates: impl Into<Vec<u8>>) -> Self {
         self.options.trust_anchors.push(certificates.into());
+        self
+    }
+
+    /// Clients: trust the system's store ([`TrustStore::system`]) besides any anchors given
+    /// with [`trust`](Self::trust).
+    pub fn trust_system_store(mut self) -> Self {
+        self.store = StoreChoice::System;
+        self
+    }
+
+    /// Clients: trust `store` (instead of the system's), besides any anchors given with
+    /// [`trust`](Self::trust). Parsed once, shared by every connection.
+    pub fn trust_store(mut self, store: TrustStore) -> Self {
+        self.store = StoreChoice::Store(store);
         self
     }
 

@@ -51,13 +51,14 @@ macro_rules! guest {
 impl Instance {
     /// Instantiates the component and builds `config` inside it.
     pub(crate) async fn new(runtime: &Runtime, config: &Config) -> Result<Self, Error> {
-        let (mut store, guest) = runtime.instantiate().await?;
+        let (options, trust) = config.resolve()?;
+        let (mut store, guest) = runtime.instantiate(trust).await?;
         runtime.arm_deadline(&mut store);
         // A trap here fails only the construction; the store is dropped with it.
         let handle = guest
             .tlsbox_tls_tls()
             .config()
-            .call_constructor(&mut store, &config.options)
+            .call_constructor(&mut store, &options)
             .await
             .map_err(Error::trap)??;
         let record = config.record_payload();

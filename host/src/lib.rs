@@ -4,7 +4,8 @@
 //! Rust API with s2n-tls's application-data contract:
 //!
 //! - [`Runtime`]: the compiled component, shared by everything in a process.
-//! - [`Config`]: certificates, keys, trust anchors, ALPN, versions, suites, groups.
+//! - [`Config`]: certificates, keys, trust anchors, ALPN, versions, suites, groups;
+//!   [`TrustStore`]: the system's trust anchors (clients' default) or a bundle, parsed once.
 //! - [`TlsConnector`] / [`TlsAcceptor`] / [`TlsStream`] (feature `tokio`, on by default):
 //!   tokio's `AsyncRead`/`AsyncWrite` over any async byte stream, one instance per
 //!   connection.
@@ -15,6 +16,8 @@
 //! # Features
 //!
 //! - `tokio` (default): the async stream API.
+//! - `wasi-tls`: [`WasiTlsProvider`], tlsbox as wasmtime-wasi-tls's TLS provider
+//!   (`wasi:tls@0.2.0-draft`); `wasi-tls-p3` adds `wasi:tls@0.3.0-draft`.
 //!
 //! # Example
 //!
@@ -73,6 +76,9 @@ mod sessions;
 #[cfg(feature = "tokio")]
 mod stream;
 mod transport;
+mod trust;
+#[cfg(feature = "wasi-tls")]
+mod wasi_tls;
 
 pub use bindings::{
     AlertPolicy, Blocked, CipherSuite, ClientAuth, EarlyDataStatus, ErrorKind, IoError,
@@ -85,3 +91,6 @@ pub use runtime::{Limits, Runtime};
 #[cfg(feature = "tokio")]
 pub use stream::{TlsAcceptor, TlsConnector, TlsStream};
 pub use transport::{TcpTransport, Transport};
+pub use trust::TrustStore;
+#[cfg(feature = "wasi-tls")]
+pub use wasi_tls::WasiTlsProvider;

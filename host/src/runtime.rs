@@ -23,6 +23,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::{self, EndpointPre, IoError};
 use crate::error::Error;
 use crate::transport::{AsyncTransport, Detached, SocketSlot};
+use crate::trust::TrustStore;
 
 /// The guest component, built by `build.rs`.
 const GUEST_WASM: &[u8] = include_bytes!(env!("TLSBOX_GUEST_WASM"));
@@ -144,8 +145,10 @@ impl Runtime {
     }
 
     /// A fresh store and instance.
+    /// A fresh store and instance; `trust` answers its `trust-store` lookups.
     pub(crate) async fn instantiate(
         &self,
+        trust: Option<TrustStore>,
     ) -> Result<(Store<HostState>, bindings::Endpoint), Error> {
         let clock = Arc::new(Mutex::new(CallClock::new(self.inner.limits.call_deadline)));
         let state = HostState {
@@ -159,6 +162,7 @@ impl Runtime {
             },
             clock,
             registered: false,
+            trust,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -333,6 +337,8 @@ pub(crate) struct HostState {
     /// Whether a transport poll in the current guest call returned pending, i.e. the
     /// calling task's waker is registered for readiness.
     registered: bool,
+    /// The anchors the `trust-store` import serves this instance.
+    trust: Option<TrustStore>,
 }
 
 /// wasmtime's store limits, plus the largest linear memory the instance has grown to.
@@ -378,6 +384,11 @@ impl ResourceLimiter for Limiter {
 }
 
 impl HostState {
+    /// The trust store this instance's `trust-store` lookups go to.
+    pub(crate) fn trust_store(&self) -> Option<&TrustStore> {
+        self.trust.as_ref()
+    }
+
     /// The largest linear memory (bytes) the guest has grown to so far.
     pub(crate) fn peak_memory(&self) -> usize {
         self.limits.peak_memory

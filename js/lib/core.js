@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { instantiate } from '../gen/tlsbox.js';
 import { TransportError, TlsInternalError, TlsIoError, fromRecord, isRecord } from './errors.js';
+import { trustStoreImport } from './trust.js';
 
 const GEN = new URL('../gen/', import.meta.url);
 const modules = new Map();
@@ -204,6 +205,7 @@ export class Instance {
     imports['tlsbox:tls/transport'] = { Socket: TransportGuard };
     imports['tlsbox:tls/types'] = {};
     imports['tlsbox:tls/session-store'] = guardStore(sessionStore);
+    imports['tlsbox:tls/trust-store'] = trustStoreImport;
     this.exports = instantiate(getCoreModule, imports);
     this.tls = this.exports.tls ?? this.exports['tlsbox:tls/tls@0.1.0'];
     /** The trap that killed this instance, if any. */
@@ -309,6 +311,8 @@ function configOptions(o) {
     role: oneOf(o.role ?? 'client', ROLES, 'role'),
     serverName: opt(o.serverName),
     trustAnchors: list(o.trustAnchors).map((c) => pemOrDer(c, 'trustAnchors[]')),
+    // Clients without anchors of their own trust Node's Mozilla set (tls.rootCertificates).
+    hostTrustStore: o.hostTrustStore ?? ((o.role ?? 'client') === 'client' && list(o.trustAnchors).length === 0),
     certificateChain: list(o.certificateChain).map((c) => pemOrDer(c, 'certificateChain[]')),
     privateKey: o.privateKey == null ? undefined : pemOrDer(o.privateKey, 'privateKey'),
     alpn: list(o.alpn).map((p) => {

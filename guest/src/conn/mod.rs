@@ -10,10 +10,9 @@ mod send;
 mod shutdown;
 mod sizing;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{EngineConfig, Session, SessionStore};
+use crate::engine::{EngineConfig, HostStores, Session};
 use crate::io::{Socket, Wire};
 use crate::types::{
     AlertPolicy, Blocked, ConfigOptions, Error, ErrorKind, ProtocolVersion, SessionInfo,
@@ -44,15 +43,12 @@ pub struct Config {
 impl Config {
     /// Validates `options` and builds the engine configuration once.
     pub fn new(options: &ConfigOptions) -> Result<Self, Error> {
-        Config::with_session_store(options, None)
+        Config::with_host(options, &HostStores::default())
     }
 
-    /// As [`Config::new`]; a server taking early data keeps its sessions in `sessions`
-    /// (shared beyond this config) instead of its own memory.
-    pub fn with_session_store(
-        options: &ConfigOptions,
-        sessions: Option<Arc<dyn SessionStore>>,
-    ) -> Result<Self, Error> {
+    /// As [`Config::new`], with what the host lends: a session store that outlives this
+    /// config (where a server taking early data keeps its sessions) and a trust store.
+    pub fn with_host(options: &ConfigOptions, host: &HostStores) -> Result<Self, Error> {
         let mut max_fragment = options.record_sizing.max_fragment();
         if let Some(limit) = options.max_fragment_length {
             if !(512..=16384).contains(&limit) {
@@ -72,7 +68,7 @@ impl Config {
             ));
         }
         Ok(Config {
-            engine: EngineConfig::build(options, sessions)?,
+            engine: EngineConfig::build(options, host)?,
             max_fragment,
             send_buffer,
             recv_multi_record: options.recv_multi_record,

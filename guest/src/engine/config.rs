@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{
     ProducesTickets, ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier,
@@ -15,6 +14,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use super::names::{rustls_group, rustls_suite};
 use super::pinned::{PinningClientVerifier, PinningVerifier};
 use super::protection;
+use super::trust::{AnchorSource, ServerVerifier};
 use zeroize::Zeroizing;
 
 use crate::crypto;
@@ -46,6 +46,15 @@ pub trait SessionStore: Send + Sync {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
     /// The value under `key`, removed.
     fn take(&self, key: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// What the host lends a config beyond its options.
+#[derive(Clone, Default)]
+pub struct HostStores {
+    /// Where a server taking early data keeps its sessions (else in the config's own memory).
+    pub sessions: Option<Arc<dyn SessionStore>>,
+    /// The host's trust anchors, for a client whose options set `host_trust_store`.
+    pub anchors: Option<Arc<dyn AnchorSource>>,
 }
 
 /// A [`SessionStore`] as rustls's server session storage.
@@ -83,17 +92,13 @@ impl StoresServerSessions for Sessions {
 }
 
 impl EngineConfig {
-    /// Validates `options` and builds the rustls configuration. A server taking early data
-    /// keeps its sessions in `sessions`, or in the config's own memory without one.
-    pub fn build(
-        options: &ConfigOptions,
-        sessions: Option<Arc<dyn SessionStore>>,
-    ) -> Result<Self, Error> {
+    /// Validates `options` and builds the rustls configuration, with what `host` lends.
+    pub fn build(options: &ConfigOptions, host: &HostStores) -> Result<Self, Error> {
         let provider = Arc::new(provider_for(options)?);
         let versions = versions_for(options);
         match options.role {
-            Role::Client => build_client(options, provider, &versions),
-            Role::Server => build_server(options, provider, &versions, sessions),
+            Role::Client => build_client(options, provider, &versions, host.anchors.clone()),
+            Role::Server => build_server(options, provider, &versions, host.sessions.clone()),
         }
     }
 }
@@ -150,6 +155,7 @@ fn build_client(
     options: &ConfigOptions,
     provider: Arc<CryptoProvider>,
     versions: &[&'static SupportedProtocolVersion],
+    host_anchors: Option<Arc<dyn AnchorSource>>,
 ) -> Result<EngineConfig, Error> {
     let name = options.server_name.as_deref().ok_or_else(|| {
         Error::usage("missing-server-name", "a client config needs a server name")
@@ -160,21 +166,18 @@ fn build_client(
             format!("{name:?} is not a DNS name or IP address"),
         )
     })?;
-    let roots = root_store(&options.trust_anchors)?;
-    if roots.is_empty() {
+    let anchors = certificates(&options.trust_anchors)?;
+    let roots = root_store(&anchors)?;
+    let host_anchors = host_anchors.filter(|_| options.host_trust_store);
+    if roots.is_empty() && host_anchors.is_none() {
         return Err(Error::usage(
             "missing-trust-anchors",
-            "a client config needs at least one trust anchor",
+            "a client config needs trust anchors or the host's trust store",
         ));
     }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| internal("bad-certificate-data", e))?;
-    let verifier = PinningVerifier::new(
-        webpki,
-        certificates(&options.trust_anchors)?,
-        provider.signature_verification_algorithms,
-    );
+    let algorithms = provider.signature_verification_algorithms;
+    let verifier = ServerVerifier::new(roots, host_anchors, algorithms);
+    let verifier = PinningVerifier::new(Arc::new(verifier), anchors, algorithms);
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .map_err(|e| Error::usage("invalid-argument", e.to_string()))?
@@ -214,7 +217,8 @@ fn build_server(
     let builder = match options.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         policy => {
-            let roots = root_store(&options.trust_anchors)?;
+            let anchors = certificates(&options.trust_anchors)?;
+            let roots = root_store(&anchors)?;
             if roots.is_empty() {
                 return Err(Error::usage(
                     "missing-trust-anchors",
@@ -231,7 +235,6 @@ fn build_server(
             let verifier = verifier
                 .build()
                 .map_err(|e| internal("bad-certificate-data", e))?;
-            let anchors = certificates(&options.trust_anchors)?;
             builder.with_client_cert_verifier(Arc::new(PinningClientVerifier::new(
                 verifier, anchors, algorithms,
             )))
@@ -300,9 +303,9 @@ fn identity(
     Ok((chain, private_key(key)?))
 }
 
-fn root_store(anchors: &[Vec<u8>]) -> Result<RootCertStore, Error> {
+fn root_store(anchors: &[CertificateDer<'static>]) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
-    for cert in certificates(anchors)? {
+    for cert in anchors.iter().cloned() {
         roots
             .add(cert)
             .map_err(|e| internal("bad-certificate-data", e))?;

@@ -8,9 +8,11 @@ mod names;
 mod pinned;
 mod protection;
 mod session;
+mod trust;
 
-pub use config::{EngineConfig, SessionStore};
+pub use config::{EngineConfig, HostStores, SessionStore};
 pub use session::Session;
+pub use trust::AnchorSource;
 
 /// Largest plaintext record TLS allows (2^14).
 const MAX_RECORD: u32 = 16_384;

@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -76,17 +75,17 @@ impl Pins {
     }
 }
 
-/// The standard WebPKI verifier, plus pinned self-signed certificates.
+/// A WebPKI verifier, plus pinned self-signed certificates.
 #[derive(Debug)]
 pub struct PinningVerifier {
-    inner: Arc<WebPkiServerVerifier>,
+    inner: Arc<dyn ServerCertVerifier>,
     pins: Pins,
 }
 
 impl PinningVerifier {
     /// Wraps `inner`, which was built from `anchors`.
     pub fn new(
-        inner: Arc<WebPkiServerVerifier>,
+        inner: Arc<dyn ServerCertVerifier>,
         anchors: Vec<CertificateDer<'static>>,
         algorithms: WebPkiSupportedAlgorithms,
     ) -> Self {

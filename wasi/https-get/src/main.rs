@@ -1,5 +1,7 @@
-//! `https-get URL --ca FILE [--servername NAME]`: fetches `URL` over HTTP/1.1 and prints the
-//! response (status line, headers and body) to stdout. The response ends with its
+//! `https-get URL [--ca FILE] [--servername NAME]`: fetches `URL` over HTTP/1.1 and prints the
+//! response (status line, headers and body) to stdout. The server is verified against the CA
+//! bundle `--ca` names (a file in a preopened directory), or else against the composition's
+//! trust store: the Mozilla CA set compiled into the WASI adapter. The response ends with its
 //! Content-Length, or else with the server's close_notify; a connection that ends before
 //! either is an error (the response may have been cut short).
 //!
@@ -24,6 +26,10 @@ use tlsbox::tls::tls::{Config, ConfigOptions, Connection};
 use tlsbox::tls::types::{AlertPolicy, ClientAuth, Error, ErrorKind, RecordSizing, Role};
 use tlsbox::wasi::tcp;
 
+mod http;
+
+use http::{Framing, Url};
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -34,15 +40,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// The command line: a URL, the CA bundle to trust, and optionally another name to verify.
+/// The command line: a URL, optionally the CA bundle to trust instead of the Mozilla set, and
+/// another name to verify.
 struct Args {
     url: Url,
-    ca: String,
+    ca: Option<String>,
     server_name: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    const USAGE: &str = "usage: https-get URL --ca FILE [--servername NAME]";
+    const USAGE: &str = "usage: https-get URL [--ca FILE] [--servername NAME]";
     let mut url = None;
     let mut ca = None;
     let mut server_name = None;
@@ -57,7 +64,7 @@ fn parse_args() -> Result<Args, String> {
     }
     Ok(Args {
         url: url.ok_or(USAGE)?,
-        ca: ca.ok_or(USAGE)?,
+        ca,
         server_name,
     })
 }
@@ -65,11 +72,16 @@ fn parse_args() -> Result<Args, String> {
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let url = &args.url;
-    let ca = std::fs::read(&args.ca).map_err(|e| format!("read {}: {e}", args.ca))?;
+    let trust_anchors = match &args.ca {
+        Some(path) => vec![std::fs::read(path).map_err(|e| format!("read {path}: {e}"))?],
+        None => Vec::new(),
+    };
     let config = Config::new(&ConfigOptions {
         role: Role::Client,
         server_name: Some(args.server_name.clone().unwrap_or_else(|| url.host.clone())),
-        trust_anchors: vec![ca],
+        // No bundle given: the composition's trust store (the Mozilla set).
+        host_trust_store: trust_anchors.is_empty(),
+        trust_anchors,
         certificate_chain: Vec::new(),
         private_key: None,
         alpn: vec!["http/1.1".to_owned()],
@@ -130,64 +142,6 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Where the response ends, as far as its head tells: a Content-Length body (RFC 9112
-/// §6.3), or none at all for 204 and 304. Otherwise (chunked, interim responses, no length)
-/// the response runs to the server's close_notify.
-#[derive(Default)]
-struct Framing {
-    /// The head so far, until its empty line has arrived.
-    head: Vec<u8>,
-    /// Head and body length, once the head is in and gives one.
-    total: Option<usize>,
-    /// Bytes of the response received.
-    seen: usize,
-}
-
-/// The longest head looked at; past it the response runs to close_notify.
-const MAX_HEAD: usize = 64 * 1024;
-
-impl Framing {
-    fn observe(&mut self, data: &[u8]) {
-        self.seen += data.len();
-        if self.head.len() >= MAX_HEAD || self.total.is_some() {
-            return;
-        }
-        self.head.extend_from_slice(data);
-        if let Some(end) = self.head.windows(4).position(|w| w == b"\r\n\r\n") {
-            self.total = body_length(&self.head[..end]).map(|len| end + 4 + len);
-            self.head = Vec::new();
-        }
-    }
-
-    fn complete(&self) -> bool {
-        self.total.is_some_and(|total| self.seen >= total)
-    }
-}
-
-/// The body length a response head (without its empty line) declares, if it declares one.
-fn body_length(head: &[u8]) -> Option<usize> {
-    let head = std::str::from_utf8(head).ok()?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    match status {
-        204 | 304 => return Some(0),
-        // An interim response (103 Early Hints) comes before the real one.
-        100..=199 => return None,
-        _ => {}
-    }
-    let mut length = None;
-    for line in lines {
-        let (name, value) = line.split_once(':')?;
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            return None;
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.trim().parse().ok()?);
-        }
-    }
-    length
-}
-
 /// Calls `call` until it stops reporting `blocked` (the adapter's sockets block, so this is
 /// the s2n retry rule kept for correctness rather than a busy loop in practice).
 fn retry(mut call: impl FnMut() -> Result<(), Error>) -> Result<(), Error> {
@@ -231,68 +185,5 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Protocol => "protocol",
         ErrorKind::Internal => "internal",
         ErrorKind::Usage => "usage",
-    }
-}
-
-/// The parts of an `https://` URL a GET needs.
-struct Url {
-    host: String,
-    port: u16,
-    /// Path and query, `/` when the URL has none.
-    path: String,
-}
-
-impl Url {
-    fn parse(text: &str) -> Result<Url, String> {
-        let rest = text
-            .strip_prefix("https://")
-            .ok_or_else(|| format!("{text:?} is not an https:// URL"))?;
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let path = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_owned()
-        };
-        // `[v6]:port`, `[v6]`, `host:port`, `host`.
-        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| format!("unclosed [ in {text:?}"))?;
-            (host, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() || host.contains('@') {
-            return Err(format!("{text:?} has no usable host"));
-        }
-        let port = match port {
-            Some(port) => port.parse().map_err(|_| format!("bad port in {text:?}"))?,
-            None => 443,
-        };
-        Ok(Url {
-            host: host.to_owned(),
-            port,
-            path,
-        })
-    }
-
-    /// The `Host` header's value.
-    fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == 443 {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
     }
 }

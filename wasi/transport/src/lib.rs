@@ -1,6 +1,6 @@
-//! The transport adapter: tlsbox's imported `transport` and `session-store` implemented over
-//! WASI 0.2 (`wasi:sockets` TCP streams and plain memory), plus `tlsbox:wasi/tcp` to open a
-//! connection. Composed with the endpoint (see the root build script) it makes a component
+//! The transport adapter: tlsbox's imported `transport`, `session-store` and `trust-store`
+//! implemented over WASI 0.2 (`wasi:sockets` TCP streams, plain memory, and the Mozilla CA
+//! set compiled in), plus `tlsbox:wasi/tcp` to open a connection. Composed with the endpoint (see the root build script) it makes a component
 //! that imports only WASI and runs on any stock WASI host.
 //!
 //! Sockets block: `send` waits until the output stream takes bytes and `recv` until at least
@@ -15,7 +15,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 wit_bindgen::generate!({
     world: "tlsbox:wasi/transport-adapter",
@@ -25,16 +24,13 @@ wit_bindgen::generate!({
 
 use exports::tlsbox::tls::session_store;
 use exports::tlsbox::tls::transport;
+use exports::tlsbox::tls::trust_store;
 use exports::tlsbox::tls::types::IoError;
 use exports::tlsbox::wasi::tcp;
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
-use wasi::sockets::instance_network::instance_network;
-use wasi::sockets::ip_name_lookup::resolve_addresses;
-use wasi::sockets::network::{
-    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, Network,
-};
 use wasi::sockets::tcp::TcpSocket;
-use wasi::sockets::tcp_create_socket::create_tcp_socket;
+
+mod sockets;
 
 struct Adapter;
 
@@ -93,93 +89,13 @@ fn stream_error(error: StreamError) -> IoError {
 
 impl tcp::Guest for Adapter {
     fn connect(host: String, port: u16) -> Result<transport::Socket, String> {
-        let network = instance_network();
-        let addresses = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => resolve(&network, &host).map_err(|e| format!("resolve {host}: {e}"))?,
-        };
-        let mut last = format!("resolve {host}: no address");
-        for ip in addresses {
-            match connect_to(&network, ip, port) {
-                Ok(socket) => return Ok(transport::Socket::new(socket)),
-                Err(e) => last = format!("connect {}: {e}", display_addr(ip, port)),
-            }
-        }
-        Err(last)
+        let (input, output, tcp) = sockets::connect(&host, port)?;
+        Ok(transport::Socket::new(Socket {
+            input,
+            output,
+            _tcp: tcp,
+        }))
     }
-}
-
-/// Every address `name` resolves to, in the order the host gives them.
-fn resolve(network: &Network, name: &str) -> Result<Vec<IpAddr>, String> {
-    let stream = resolve_addresses(network, name).map_err(code_name)?;
-    let mut addresses = Vec::new();
-    loop {
-        match stream.resolve_next_address() {
-            Ok(Some(address)) => addresses.push(ip_from_wasi(address)),
-            Ok(None) => return Ok(addresses),
-            Err(ErrorCode::WouldBlock) => stream.subscribe().block(),
-            Err(e) => return Err(code_name(e)),
-        }
-    }
-}
-
-/// A TCP connection to `ip:port`, waiting for the connect to finish.
-fn connect_to(network: &Network, ip: IpAddr, port: u16) -> Result<Socket, String> {
-    let (family, address) = match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, d] = v4.octets();
-            (
-                IpAddressFamily::Ipv4,
-                IpSocketAddress::Ipv4(Ipv4SocketAddress {
-                    port,
-                    address: (a, b, c, d),
-                }),
-            )
-        }
-        IpAddr::V6(v6) => {
-            let [a, b, c, d, e, f, g, h] = v6.segments();
-            (
-                IpAddressFamily::Ipv6,
-                IpSocketAddress::Ipv6(Ipv6SocketAddress {
-                    port,
-                    flow_info: 0,
-                    address: (a, b, c, d, e, f, g, h),
-                    scope_id: 0,
-                }),
-            )
-        }
-    };
-    let tcp = create_tcp_socket(family).map_err(code_name)?;
-    tcp.start_connect(network, address).map_err(code_name)?;
-    let (input, output) = loop {
-        match tcp.finish_connect() {
-            Ok(streams) => break streams,
-            Err(ErrorCode::WouldBlock) => tcp.subscribe().block(),
-            Err(e) => return Err(code_name(e)),
-        }
-    };
-    Ok(Socket {
-        input,
-        output,
-        _tcp: tcp,
-    })
-}
-
-fn ip_from_wasi(address: wasi::sockets::network::IpAddress) -> IpAddr {
-    use wasi::sockets::network::IpAddress;
-    match address {
-        IpAddress::Ipv4((a, b, c, d)) => IpAddr::from([a, b, c, d]),
-        IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => IpAddr::from([a, b, c, d, e, f, g, h]),
-    }
-}
-
-fn display_addr(ip: IpAddr, port: u16) -> String {
-    std::net::SocketAddr::new(ip, port).to_string()
-}
-
-/// The WASI error code's name as the WIT spells it (`connection-refused`).
-fn code_name(code: ErrorCode) -> String {
-    code.name().to_owned()
 }
 
 thread_local! {
@@ -209,5 +125,22 @@ impl session_store::Guest for Adapter {
 
     fn take(key: Vec<u8>) -> Option<Vec<u8>> {
         SESSIONS.with_borrow_mut(|sessions| sessions.remove(&key))
+    }
+}
+
+/// The Mozilla CA set (webpki-roots, as rustls and wasmtime-wasi-tls ship it): what a client
+/// of the composition trusts when its config asks for the host's store, since a component
+/// has no system store to read.
+impl trust_store::Guest for Adapter {
+    fn anchors_for(subjects: Vec<Vec<u8>>) -> Vec<trust_store::TrustAnchor> {
+        webpki_roots::TLS_SERVER_ROOTS
+            .iter()
+            .filter(|anchor| subjects.iter().any(|s| s[..] == anchor.subject[..]))
+            .map(|anchor| trust_store::TrustAnchor {
+                subject: anchor.subject.to_vec(),
+                subject_public_key_info: anchor.subject_public_key_info.to_vec(),
+                name_constraints: anchor.name_constraints.as_ref().map(|n| n.to_vec()),
+            })
+            .collect()
     }
 }
