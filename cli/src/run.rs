@@ -72,6 +72,8 @@ pub async fn run(args: Args) -> Result<i32> {
     let mut wasi = WasiCtx::builder();
     wasi.inherit_stdio()
         .inherit_network()
+        .allow_tcp(true)
+        .allow_udp(true)
         .allow_ip_name_lookup(true);
     let name = args.app.file_name().map_or_else(
         || args.app.display().to_string(),

@@ -58,9 +58,17 @@ fn server(dir: &Path, extra: &[&str]) -> (Process, String) {
 }
 
 fn client(dir: &Path, addr: &str, input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(["client", addr, "--servername", "localhost", "--ca"])
-        .arg(dir.join("ca.pem"))
+    client_with(Command::new(BIN), addr, Some(&dir.join("ca.pem")), input)
+}
+
+/// `tlsbox client ADDR` in `command`'s environment, trusting `ca` (or the system store),
+/// writing `input`.
+fn client_with(mut command: Command, addr: &str, ca: Option<&Path>, input: &[u8]) -> Output {
+    command.args(["client", addr, "--servername", "localhost"]);
+    if let Some(ca) = ca {
+        command.arg("--ca").arg(ca);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -146,6 +154,37 @@ fn client_and_echo_server() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("connected: TLSv1.3"), "{stderr}");
     }
+}
+
+#[test]
+fn client_verifies_through_the_system_store_without_ca() {
+    // The system store as OpenSSL finds it: SSL_CERT_FILE names our CA, so `--ca` is not
+    // needed; naming another CA there refuses the same server.
+    let dir = tempfile::tempdir().unwrap();
+    write_pki(dir.path());
+    let other = tempfile::tempdir().unwrap();
+    write_pki(other.path());
+    let (_server, addr) = server(dir.path(), &[]);
+    let mut command = Command::new(BIN);
+    command
+        .env("SSL_CERT_FILE", dir.path().join("ca.pem"))
+        .env_remove("SSL_CERT_DIR");
+    let out = client_with(command, &addr, None, b"system store\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(out.stdout, b"system store\n");
+
+    let mut command = Command::new(BIN);
+    command
+        .env("SSL_CERT_FILE", other.path().join("ca.pem"))
+        .env_remove("SSL_CERT_DIR");
+    let out = client_with(command, &addr, None, b"refused\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("protocol/untrusted-certificate (alert 48)"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::thread;
@@ -75,6 +76,24 @@ struct Inner {
     pre: EndpointPre<HostState>,
     limits: Limits,
     pooled: bool,
+    /// Instances alive now (each holds a [`Live`]).
+    live: Arc<AtomicUsize>,
+}
+
+/// Counts an instance among its runtime's live ones until its store is dropped.
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Live(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -121,6 +140,7 @@ impl Runtime {
                 pre,
                 limits,
                 pooled,
+                live: Arc::default(),
             }),
         })
     }
@@ -136,6 +156,12 @@ impl Runtime {
     /// The limits every instance of this runtime gets.
     pub fn limits(&self) -> Limits {
         self.inner.limits
+    }
+
+    /// Guest instances alive now: one per open connection (and per [`Endpoint`](crate::Endpoint)),
+    /// until its stream, connection or endpoint is dropped.
+    pub fn instances(&self) -> usize {
+        self.inner.live.load(Ordering::Relaxed)
     }
 
     /// Whether instances come from the pooling allocator (false: it could not reserve its
@@ -163,6 +189,7 @@ impl Runtime {
             clock,
             registered: false,
             trust,
+            _live: Live::new(&self.inner.live),
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -339,6 +366,7 @@ pub(crate) struct HostState {
     registered: bool,
     /// The anchors the `trust-store` import serves this instance.
     trust: Option<TrustStore>,
+    _live: Live,
 }
 
 /// wasmtime's store limits, plus the largest linear memory the instance has grown to.
