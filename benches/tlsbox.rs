@@ -10,8 +10,12 @@
 //! Groups: `bulk-send` and `bulk-recv` (each TLS 1.3 suite at 1,435-, 8,087- and 16,384-byte
 //! records), `handshake` (full and resumed, component as client and as server), `small`
 //! (64-byte request/response round trips), `boundary` (one crossing: a 1-byte send, a recv
-//! with nothing ready) and `start` (compiling the component to the first handshake, and one
-//! more instance). After each group a `ratio <group>/<label>: ...` line per case gives the
+//! with nothing ready), `start` (compiling the component to the first handshake, and one
+//! more instance), `trust` (a client handshake in a fresh instance trusting one CA, the
+//! system's 140-odd anchors through a `TrustStore`, or the same bundle in the config) and
+//! `wasi-tls` (wasmtime-wasi-tls's provider slot filled by `WasiTlsProvider` against the
+//! rustls provider's code path: one connection moving 1 MiB, and 100 handshakes). After each
+//! group a `ratio <group>/<label>: ...` line per case gives the
 //! component's speed as a fraction of each baseline's (1.0 = parity, higher is better), and
 //! `memory ...` lines give the guest's linear memory.
 
@@ -523,5 +527,173 @@ fn criterion_dir() -> PathBuf {
     target.join("criterion")
 }
 
-criterion_group!(benches, bulk, handshake, small, boundary, start);
+/// The system's CA bundle (Debian's path, or `SSL_CERT_FILE`) with the test CA appended, so
+/// a store of the usual size holds the one anchor the handshakes need.
+fn system_bundle_with_test_ca() -> Vec<u8> {
+    let path = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    let mut bundle = std::fs::read(&path).unwrap_or_default();
+    bundle.extend_from_slice(pki().ca_pem.as_bytes());
+    bundle
+}
+
+fn trust(c: &mut Criterion) {
+    let suite = &SUITES[0];
+    let bundle = system_bundle_with_test_ca();
+    let store = tlsbox::TrustStore::from_pem(&bundle).unwrap();
+    println!("trust: the store holds {} anchors", store.len());
+    let configs = [
+        ("one-ca", client_config(pki())),
+        (
+            "system-store",
+            tlsbox::Config::client("localhost").trust_store(store),
+        ),
+        (
+            "bundle-in-config",
+            tlsbox::Config::client("localhost").trust(bundle.clone()),
+        ),
+    ];
+    let server = ring_server(Some(suite.native), 0);
+    let mut group = bench_config(c, "trust");
+    for (label, config) in &configs {
+        // A fresh instance per connection, as `TlsConnector` makes them.
+        let config = config.clone().cipher_suites(&[suite.ours]);
+        let connect = || {
+            let wire = ScriptedTransport::new();
+            let conn = tlsbox::Connection::new(&runtime(), &config, wire.clone()).unwrap();
+            let mut pair = MemPair::from_parts(conn, wire, server.clone());
+            pair.handshake().unwrap();
+        };
+        group.bench_function(BenchmarkId::new("component", label), |b| b.iter(connect));
+        // The native client trusts the same anchors, built into its config once.
+        let client = ring_client(Some(suite.native), false);
+        group.bench_function(BenchmarkId::new("native-ring", label), |b| {
+            b.iter(|| native_pair(client.clone(), server.clone()))
+        });
+    }
+    group.finish();
+    let labels = configs.map(|(label, _)| label.to_owned());
+    report("trust", &labels, None, &["native-ring"]);
+}
+
+/// wasmtime-wasi-tls's rustls provider with the test CA: its own code (a tokio-rustls
+/// connector over ring; the crate implements its `TlsStream` for that stream), since the
+/// crate's `RustlsProvider` trusts only the Mozilla set.
+struct RustlsProvider(tokio_rustls::TlsConnector);
+
+type Connecting = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<Box<dyn wasmtime_wasi_tls::TlsStream>, wasmtime_wasi_tls::Error>,
+            > + Send,
+    >,
+>;
+
+impl wasmtime_wasi_tls::TlsProvider for RustlsProvider {
+    fn connect(
+        &self,
+        server_name: String,
+        transport: Box<dyn wasmtime_wasi_tls::TlsTransport>,
+    ) -> Connecting {
+        let connector = self.0.clone();
+        Box::pin(async move {
+            let name = rustls::pki_types::ServerName::try_from(server_name)
+                .map_err(wasmtime_wasi_tls::Error::msg)?;
+            let stream = connector
+                .connect(name, transport)
+                .await
+                .map_err(wasmtime_wasi_tls::Error::msg)?;
+            Ok(Box::new(stream) as Box<dyn wasmtime_wasi_tls::TlsStream>)
+        })
+    }
+}
+
+/// One wasi:tls connection through `provider` to a native server over an in-memory stream,
+/// moving `bytes` from client to server.
+async fn wasi_tls_connection(
+    provider: &dyn wasmtime_wasi_tls::TlsProvider,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    bytes: usize,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ours, theirs) = tokio::io::duplex(256 << 10);
+    let acceptor = acceptor.clone();
+    let server = tokio::spawn(async move {
+        let mut tls = acceptor.accept(theirs).await.unwrap();
+        let mut buf = vec![0; 64 << 10];
+        let mut got = 0;
+        while got < bytes {
+            got += tls.read(&mut buf).await.unwrap();
+        }
+        tls.shutdown().await.unwrap();
+    });
+    let mut tls = provider
+        .connect("localhost".into(), Box::new(ours))
+        .await
+        .unwrap();
+    let chunk = vec![0x5a; 64 << 10];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        tls.write_all(&chunk[..n]).await.unwrap();
+        left -= n;
+    }
+    tls.flush().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tls.read_to_end(&mut rest).await;
+    server.await.unwrap();
+}
+
+fn wasi_tls(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(ring_server(None, 0));
+    let providers: [(&str, Box<dyn wasmtime_wasi_tls::TlsProvider>); 2] = [
+        (
+            "component",
+            Box::new(tlsbox::WasiTlsProvider::with_config(
+                &runtime(),
+                client_config(pki()),
+            )),
+        ),
+        (
+            "rustls-provider",
+            Box::new(RustlsProvider(tokio_rustls::TlsConnector::from(
+                ring_client(None, false),
+            ))),
+        ),
+    ];
+    let mut group = bench_config(c, "wasi-tls");
+    for (variant, provider) in &providers {
+        group.throughput(Throughput::Bytes(MIB as u64));
+        group.bench_function(BenchmarkId::new(*variant, "connection-1mib"), |b| {
+            b.iter(|| rt.block_on(wasi_tls_connection(provider.as_ref(), &acceptor, MIB)))
+        });
+        group.throughput(Throughput::Elements(100));
+        group.bench_function(BenchmarkId::new(*variant, "handshakes-100"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for _ in 0..100 {
+                        wasi_tls_connection(provider.as_ref(), &acceptor, 1).await;
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+    report(
+        "wasi-tls",
+        &["connection-1mib".into(), "handshakes-100".into()],
+        None,
+        &["rustls-provider"],
+    );
+}
+
+criterion_group!(
+    benches, bulk, handshake, small, boundary, start, trust, wasi_tls
+);
 criterion_main!(benches);
