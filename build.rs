@@ -8,8 +8,8 @@
 //!   plugged in, a `wasi:cli/run` command importing only `wasi:*`.
 //!
 //! Their paths reach the tests and examples as `TLSBOX_WASI_WASM` and `TLSBOX_HTTPS_GET_WASM`;
-//! the `tls-get` application (wasi:sockets and wasi:tls only, nothing to compose) as
-//! `TLSBOX_TLS_GET_WASM`.
+//! the `tls-get` applications (wasi:sockets and wasi:tls only, nothing to compose) as
+//! `TLSBOX_TLS_GET_WASM` (WASIp2) and `TLSBOX_TLS_GET_P3_WASM` (WASIp3).
 
 // The component builder the host's build script uses (one copy, shared by path).
 #[path = "host/build/components.rs"]
@@ -52,6 +52,8 @@ fn main() -> Result<()> {
             "tlsbox-https-get",
             "-p",
             "tlsbox-tls-get",
+            "-p",
+            "tlsbox-tls-get-p3",
         ],
         &["wasi"],
     );
@@ -80,6 +82,10 @@ fn main() -> Result<()> {
     println!(
         "cargo:rustc-env=TLSBOX_TLS_GET_WASM={}",
         components::artefact(&dir, "tls-get.wasm").display()
+    );
+    println!(
+        "cargo:rustc-env=TLSBOX_TLS_GET_P3_WASM={}",
+        components::artefact(&dir, "tls-get-p3.wasm").display()
     );
     Ok(())
 }
