@@ -14,8 +14,11 @@
 //! more instance), `trust` (a client handshake in a fresh instance trusting one CA, the
 //! system's 140-odd anchors through a `TrustStore`, or the same bundle in the config) and
 //! `wasi-tls` (wasmtime-wasi-tls's provider slot filled by `WasiTlsProvider` against the
-//! rustls provider's code path: one connection moving 1 MiB, and 100 handshakes). After each
-//! group a `ratio <group>/<label>: ...` line per case gives the
+//! rustls provider's code path: one connection moving 1 MiB, and 100 handshakes) and
+//! `post-quantum` (full handshakes with X25519MLKEM768 and with X25519, the component in a
+//! fresh instance against native rustls with aws-lc-rs, and native aws-lc-rs on both ends as
+//! the baseline, `native-aws-lc`; with the ClientHello's size and the guest's memory). After
+//! each group a `ratio <group>/<label>: ...` line per case gives the
 //! component's speed as a fraction of each baseline's (1.0 = parity, higher is better), and
 //! `memory ...` lines give the guest's linear memory.
 
@@ -578,9 +581,47 @@ fn trust(c: &mut Criterion) {
 }
 
 /// wasmtime-wasi-tls's rustls provider with the test CA: its own code (a tokio-rustls
-/// connector over ring; the crate implements its `TlsStream` for that stream), since the
-/// crate's `RustlsProvider` trusts only the Mozilla set.
+/// connector over ring), since the crate's `RustlsProvider` trusts only the Mozilla set.
 struct RustlsProvider(tokio_rustls::TlsConnector);
+
+/// The provider's stream: tokio-rustls's, as the crate's own provider returns it.
+struct RustlsStream(tokio_rustls::client::TlsStream<Box<dyn wasmtime_wasi_tls::TlsTransport>>);
+
+impl wasmtime_wasi_tls::TlsStream for RustlsStream {}
+
+impl tokio::io::AsyncRead for RustlsStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for RustlsStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
 
 type Connecting = std::pin::Pin<
     Box<
@@ -604,7 +645,7 @@ impl wasmtime_wasi_tls::TlsProvider for RustlsProvider {
                 .connect(name, transport)
                 .await
                 .map_err(wasmtime_wasi_tls::Error::msg)?;
-            Ok(Box::new(stream) as Box<dyn wasmtime_wasi_tls::TlsStream>)
+            Ok(Box::new(RustlsStream(stream)) as Box<dyn wasmtime_wasi_tls::TlsStream>)
         })
     }
 }

@@ -712,3 +712,51 @@ async fn into_inner_gives_the_byte_stream_back() {
     assert_eq!(&over_tls, b"over tls");
     assert_eq!(plain, "plain after tls");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptor_drops_a_client_that_does_not_finish_its_handshake_in_time() {
+    assert_eq!(tlsbox::DEFAULT_HANDSHAKE_TIMEOUT, Duration::from_secs(60));
+    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()))
+        .handshake_timeout(Some(Duration::from_millis(300)));
+    let (mut stalled, theirs) = tokio::io::duplex(16 << 10);
+    stalled.write_all(&[22, 3, 1, 0, 200, 1, 0]).await.unwrap(); // a ClientHello's start
+    let started = std::time::Instant::now();
+    let err = timeout(LIMIT, acceptor.accept(theirs))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The byte stream was dropped: the client sees its end.
+    let mut rest = Vec::new();
+    assert_eq!(stalled.read_to_end(&mut rest).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_timeout_fails_a_read_that_waits_too_long_and_the_stream_goes_on() {
+    let server = echo_server(TlsAcceptor::new(&runtime(), server_config(pki())));
+    let (ours, theirs) = tokio::io::duplex(16 << 10);
+    server.send(theirs).unwrap();
+    let connector = TlsConnector::new(&runtime(), client_config(pki()));
+    let mut tls = timeout(LIMIT, connector.connect(ours))
+        .await
+        .unwrap()
+        .unwrap();
+    tls.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf = [0; 16];
+    let started = std::time::Instant::now();
+    let err = timeout(LIMIT, tls.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // Still usable: the echo of what we send now arrives.
+    tls.write_all(b"after the timeout").await.unwrap();
+    let mut back = [0; 17];
+    timeout(LIMIT, tls.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&back, b"after the timeout");
+}

@@ -17,6 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::peers::{CertKind, Pki, assert_served, s_server};
+use tlsbox_test_support::peers::page;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -116,16 +117,7 @@ fn https_get_fetches_a_file_from_s_server_www_byte_for_byte() {
     let pki = Pki::generate();
     let identity = pki.get(CertKind::Ecdsa);
     // 100,000 bytes: several TLS records, and more than one read of the adapter's stream.
-    let body: Vec<u8> = (0..100_000u32)
-        .map(|i| {
-            if i % 64 == 63 {
-                b'\n'
-            } else {
-                b'a' + (i % 26) as u8
-            }
-        })
-        .collect();
-    std::fs::write(pki.dir.path().join("page.txt"), &body).expect("write the page");
+    let body = page(pki.dir.path());
     let (mut server, port) = s_server(identity, "-WWW", pki.dir.path());
     let outcome = https_get(&format!("https://127.0.0.1:{port}/page.txt"), &identity.ca);
     assert_eq!(outcome.status, 0, "stderr: {}", text(&outcome.stderr));

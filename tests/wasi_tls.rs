@@ -7,47 +7,21 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::peers::{CertKind, Pki, assert_served, s_server};
 use tlsbox::{Config, Runtime, WasiTlsProvider};
+use tlsbox_test_support::embedding::{Ctx, exit_status};
+use tlsbox_test_support::peers::{page, unused_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::Command as WasiCommand;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_tls::{TlsProvider, WasiTlsCtx, WasiTlsCtxBuilder, WasiTlsCtxView, WasiTlsView};
+use wasmtime_wasi_tls::TlsProvider;
 
 const TLS_GET: &str = env!("TLSBOX_TLS_GET_WASM");
-
-/// The embedding's store: WASI and wasi:tls, as any embedder has them.
-struct Ctx {
-    table: ResourceTable,
-    wasi: WasiCtx,
-    tls: WasiTlsCtx,
-}
-
-impl WasiView for Ctx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiTlsView for Ctx {
-    fn tls(&mut self) -> WasiTlsCtxView<'_> {
-        WasiTlsCtxView {
-            ctx: &mut self.tls,
-            table: &mut self.table,
-        }
-    }
-}
 
 /// The application compiled once, and a linker with WASI and wasi:tls.
 struct App {
@@ -74,37 +48,15 @@ impl App {
 
     /// Runs `tls-get url` with `provider` serving wasi:tls; (status, stdout, stderr).
     async fn get(&self, url: &str, provider: Box<dyn TlsProvider>) -> (i32, Vec<u8>, String) {
-        let (stdout, stderr) = (
-            MemoryOutputPipe::new(16 << 20),
-            MemoryOutputPipe::new(1 << 20),
-        );
-        let mut wasi = WasiCtx::builder();
-        wasi.args(&["tls-get", url])
-            .inherit_network()
-            .allow_tcp(true)
-            .allow_ip_name_lookup(true)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
-        let ctx = Ctx {
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            tls: WasiTlsCtxBuilder::new().provider(provider).build(),
-        };
+        let (ctx, output) = Ctx::new(&["tls-get", url], provider);
         let mut store = Store::new(&self.engine, ctx);
         let command = WasiCommand::instantiate_async(&mut store, &self.component, &self.linker)
             .await
             .expect("tls-get instantiates");
-        let status = match command.wasi_cli_run().call_run(&mut store).await {
-            Ok(Ok(())) => 0,
-            Ok(Err(())) => 1,
-            Err(e) => e.downcast_ref::<I32Exit>().expect("an exit, not a trap").0,
-        };
+        let status = exit_status(command.wasi_cli_run().call_run(&mut store).await);
         drop(store);
-        (
-            status,
-            stdout.contents().to_vec(),
-            String::from_utf8_lossy(&stderr.contents()).into_owned(),
-        )
+        let (stdout, stderr) = output.take();
+        (status, stdout, stderr)
     }
 }
 
@@ -114,21 +66,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// 100,000 bytes of text, written to `dir/page.txt` for `s_server -WWW`.
-fn page(dir: &Path) -> Vec<u8> {
-    let body: Vec<u8> = (0..100_000u32)
-        .map(|i| {
-            if i % 64 == 63 {
-                b'\n'
-            } else {
-                b'a' + (i % 26) as u8
-            }
-        })
-        .collect();
-    std::fs::write(dir.join("page.txt"), &body).unwrap();
-    body
 }
 
 /// The child half of the `SSL_CERT_FILE` test: run with that variable set, by the parent.
@@ -208,10 +145,7 @@ fn an_untrusted_server_is_refused_with_the_error_named_and_its_alert_on_the_wire
 
 #[test]
 fn a_refused_port_is_reported() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = unused_port();
     let provider = WasiTlsProvider::new(&Runtime::shared().unwrap());
     let (status, _, stderr) = runtime()
         .block_on(App::load().get(&format!("https://127.0.0.1:{port}/"), Box::new(provider)));

@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{
-    CLOSE_WAIT, Suite, TrustArgs, Tuning, close, close_after_error, describe, read_optional,
-    versions,
+    CLOSE_WAIT, Suite, TrustArgs, Tuning, close, close_after_error, describe, negotiation,
+    read_optional,
 };
 
 /// Options for `tlsbox client`.
@@ -55,17 +55,12 @@ pub async fn run(args: Args) -> Result<()> {
         Some(name) => name.clone(),
         None => host_part(&args.addr).to_owned(),
     };
-    let mut config = args
-        .trust
-        .apply(Config::client(server_name))?
-        .alpn(args.alpn.clone())
-        .versions(&versions(args.tls12))
-        .cipher_suites(
-            &args
-                .suite
-                .map(|s| s.cipher_suites(args.tls12))
-                .unwrap_or_default(),
-        );
+    let mut config = negotiation(
+        args.trust.apply(Config::client(server_name))?,
+        &args.alpn,
+        args.tls12,
+        args.suite,
+    );
     if let (Some(cert), Some(key)) = (read_optional(&args.cert)?, read_optional(&args.key)?) {
         config = config.identity(cert, key);
     }

@@ -19,8 +19,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use tlsbox::{
-    AlertPolicy, CipherSuite, Config, ErrorKind, ProtocolVersion, RecordSizing, SessionInfo,
-    TlsStream,
+    AlertPolicy, CipherSuite, Config, ErrorKind, KxGroup, ProtocolVersion, RecordSizing,
+    SessionInfo, TlsStream,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
@@ -107,6 +107,14 @@ impl Suite {
     }
 }
 
+/// ALPN, version and suite settings, as `client` and `server` take them.
+fn negotiation(config: Config, alpn: &[String], tls12: bool, suite: Option<Suite>) -> Config {
+    config
+        .alpn(alpn.to_vec())
+        .versions(&versions(tls12))
+        .cipher_suites(&suite.map(|s| s.cipher_suites(tls12)).unwrap_or_default())
+}
+
 fn versions(tls12: bool) -> Vec<ProtocolVersion> {
     if tls12 {
         vec![ProtocolVersion::Tls12]
@@ -174,6 +182,40 @@ struct Tuning {
     /// A failed connection waits it out before its close_notify.
     #[arg(long, value_name = "SECS")]
     max_blinding_delay: Option<u32>,
+    /// Key-exchange groups in preference order, comma-separated (default: x25519mlkem768,
+    /// x25519, secp256r1, secp256r1mlkem768, secp384r1, secp521r1).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    groups: Vec<Group>,
+}
+
+/// `--groups` values: the IANA names, lowercase.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Group {
+    /// ML-KEM-768 with X25519, post-quantum hybrid (TLS 1.3).
+    X25519mlkem768,
+    /// X25519.
+    X25519,
+    /// NIST P-256.
+    Secp256r1,
+    /// ML-KEM-768 with P-256, post-quantum hybrid (TLS 1.3).
+    Secp256r1mlkem768,
+    /// NIST P-384.
+    Secp384r1,
+    /// NIST P-521.
+    Secp521r1,
+}
+
+impl Group {
+    fn kx_group(self) -> KxGroup {
+        match self {
+            Group::X25519mlkem768 => KxGroup::X25519mlkem768,
+            Group::X25519 => KxGroup::X25519,
+            Group::Secp256r1 => KxGroup::Secp256r1,
+            Group::Secp256r1mlkem768 => KxGroup::Secp256r1mlkem768,
+            Group::Secp384r1 => KxGroup::Secp384r1,
+            Group::Secp521r1 => KxGroup::Secp521r1,
+        }
+    }
 }
 
 /// `--alerts` values.
@@ -199,7 +241,11 @@ impl Tuning {
             Alerts::Rfc => AlertPolicy::Rfc,
             Alerts::S2n => AlertPolicy::S2n,
         };
-        let config = config.record_sizing(sizing).alert_policy(policy);
+        let groups: Vec<KxGroup> = self.groups.iter().map(|g| g.kx_group()).collect();
+        let config = config
+            .record_sizing(sizing)
+            .alert_policy(policy)
+            .kx_groups(&groups);
         match self.max_blinding_delay {
             Some(secs) => config.max_blinding_delay_secs(secs),
             None => config,

@@ -20,8 +20,8 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use super::{
-    CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, read_file, read_optional,
-    versions,
+    CLOSE_WAIT, Suite, Tuning, close, close_after_error, describe, negotiation, read_file,
+    read_optional,
 };
 
 /// Options for `tlsbox server`.
@@ -68,6 +68,11 @@ pub struct Args {
     /// until killed).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     stop_after: Option<u64>,
+    /// Disconnect a client that has not completed its handshake SECS seconds after it
+    /// connected (default 60, as nginx's ssl_handshake_timeout; 0 waits as long as the
+    /// client takes).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    handshake_timeout: u64,
     /// Close a client that sends nothing for SECS seconds (the handshake included): it gets
     /// a close_notify, up to 2 s to answer with its own, and is disconnected. A client that
     /// stops reading our data for as long is closed the same way.
@@ -126,15 +131,12 @@ struct Service {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let mut config = Config::server(read_file(&args.cert)?, read_file(&args.key)?)
-        .alpn(args.alpn.clone())
-        .versions(&versions(args.tls12))
-        .cipher_suites(
-            &args
-                .suite
-                .map(|s| s.cipher_suites(args.tls12))
-                .unwrap_or_default(),
-        );
+    let mut config = negotiation(
+        Config::server(read_file(&args.cert)?, read_file(&args.key)?),
+        &args.alpn,
+        args.tls12,
+        args.suite,
+    );
     if let Some(ca) = read_optional(&args.ca)? {
         let policy = if args.require_client_cert {
             ClientAuth::Required
@@ -166,7 +168,9 @@ pub async fn run(args: Args) -> Result<()> {
     };
     check.await?.context("checking the configuration")?;
     let service = Arc::new(Service {
-        acceptor: TlsAcceptor::new(&runtime, config),
+        acceptor: TlsAcceptor::new(&runtime, config).handshake_timeout(
+            (args.handshake_timeout > 0).then(|| Duration::from_secs(args.handshake_timeout)),
+        ),
         mode,
         early_data: max_early_data > 0,
         idle_timeout: args.idle_timeout.map(Duration::from_secs),

@@ -119,7 +119,7 @@ fn demo(args: &[&str]) -> String {
 fn demo_moves_data_and_reports_figures() {
     let stdout = demo(&["--mib", "2"]);
     assert!(
-        stdout.contains("negotiated      TLSv1.3 TLS_CHACHA20_POLY1305_SHA256 x25519"),
+        stdout.contains("negotiated      TLSv1.3 TLS_CHACHA20_POLY1305_SHA256 x25519mlkem768"),
         "{stdout}"
     );
     assert!(stdout.contains("client → server 2 MiB in"), "{stdout}");
@@ -388,6 +388,92 @@ fn a_thousand_concurrent_clients_handshake_and_echo() {
         .expect("a thousand clients are served within five minutes")
     });
     assert_eq!(echoed, CLIENTS);
+}
+
+#[test]
+fn stalled_handshakes_are_closed_at_the_deadline_while_real_clients_are_served() {
+    // A thousand clients send half a ClientHello and stop; a hundred real ones come after
+    // and are all served; every stalled one is disconnected once the (short, for the test)
+    // handshake timeout has passed since it connected, and not before.
+    const STALLED: usize = 1000;
+    const REAL: usize = 100;
+    const DEADLINE: Duration = Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &["--handshake-timeout", "2"]);
+    let config = rustls_client(&pki);
+    let half_hello = {
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = ClientConnection::new(config.clone(), name).unwrap();
+        let mut hello = Vec::new();
+        conn.write_tls(&mut hello).unwrap();
+        hello.truncate(hello.len() / 2);
+        hello
+    };
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (closed_after, echoed) = runtime.block_on(async move {
+        let mut stalled = tokio::task::JoinSet::new();
+        for _ in 0..STALLED {
+            let (addr, half_hello) = (addr.clone(), half_hello.clone());
+            let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let connected = Instant::now();
+            stalled.spawn(async move {
+                tcp.write_all(&half_hello).await?;
+                // Nothing comes back but the end of the connection (EOF, or a reset).
+                let mut byte = [0; 1];
+                let n = tcp.read(&mut byte).await.unwrap_or(0);
+                io::Result::Ok((n, connected.elapsed()))
+            });
+        }
+        let mut real = tokio::task::JoinSet::new();
+        for i in 0..REAL {
+            let (connector, addr) = (connector.clone(), addr.clone());
+            real.spawn(async move {
+                let tcp = tokio::net::TcpStream::connect(&addr).await?;
+                let name = ServerName::try_from("localhost").unwrap();
+                let mut tls = connector.connect(name, tcp).await?;
+                let message = format!("real client {i}\n").into_bytes();
+                tls.write_all(&message).await?;
+                let mut back = vec![0; message.len()];
+                tls.read_exact(&mut back).await?;
+                tls.shutdown().await?;
+                io::Result::Ok(back == message)
+            });
+        }
+        // Generous bounds, only so a broken server fails the test instead of hanging it.
+        let bound = Duration::from_secs(120);
+        let echoed = tokio::time::timeout(bound, real.join_all())
+            .await
+            .expect("the real clients finish")
+            .into_iter()
+            .filter(|ok| *ok.as_ref().unwrap())
+            .count();
+        let closed_after: Vec<(usize, Duration)> = tokio::time::timeout(bound, stalled.join_all())
+            .await
+            .expect("every stalled client is disconnected")
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        (closed_after, echoed)
+    });
+    assert_eq!(echoed, REAL, "every real client echoed byte for byte");
+    assert_eq!(closed_after.len(), STALLED);
+    assert!(
+        closed_after.iter().all(|(n, _)| *n == 0),
+        "no byte for a stalled client"
+    );
+    let earliest = closed_after.iter().map(|(_, t)| *t).min().unwrap();
+    let latest = closed_after.iter().map(|(_, t)| *t).max().unwrap();
+    println!("stalled clients disconnected after {earliest:?} to {latest:?}");
+    assert!(
+        earliest >= DEADLINE - Duration::from_millis(50),
+        "not before the deadline: {earliest:?}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tlsbox_test_support::peers::{CertKind, Pki, assert_served, s_server};
+use tlsbox_test_support::peers::{CertKind, Pki, assert_served, page, s_server, unused_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tlsbox");
 
@@ -32,21 +32,6 @@ fn tls_get() -> &'static Path {
         assert!(status.success(), "building tls-get failed");
         target.join("wasm32-wasip2/release/tls-get.wasm")
     })
-}
-
-/// 100,000 bytes of text, written to `dir/page.txt` for `s_server -WWW`.
-fn page(dir: &Path) -> Vec<u8> {
-    let body: Vec<u8> = (0..100_000u32)
-        .map(|i| {
-            if i % 64 == 63 {
-                b'\n'
-            } else {
-                b'a' + (i % 26) as u8
-            }
-        })
-        .collect();
-    std::fs::write(dir.join("page.txt"), &body).unwrap();
-    body
 }
 
 fn run(args: &[&str], ssl_cert_file: Option<&Path>) -> Output {
@@ -121,10 +106,7 @@ fn run_refuses_an_untrusted_server_and_says_so_on_the_wire() {
 
 #[test]
 fn run_reports_a_refused_port() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = unused_port();
     let url = format!("https://127.0.0.1:{port}/");
     let out = run(&[tls_get().to_str().unwrap(), &url], None);
     assert_eq!(out.status.code(), Some(1));

@@ -164,6 +164,8 @@ pub enum KxGroup {
     Secp256r1,
     Secp384r1,
     Secp521r1,
+    X25519Mlkem768,
+    Secp256r1Mlkem768,
 }
 
 /// Where 0-RTT early data stands (WIT `early-data-status`).

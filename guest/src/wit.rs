@@ -428,6 +428,8 @@ enum_map!(group_in, group_out, wtypes::KxGroup, types::KxGroup, [
     Secp256r1 <=> Secp256r1,
     Secp384r1 <=> Secp384r1,
     Secp521r1 <=> Secp521r1,
+    X25519mlkem768 <=> X25519Mlkem768,
+    Secp256r1mlkem768 <=> Secp256r1Mlkem768,
 ]);
 
 enum_map!(suite_in, suite_out, wtypes::CipherSuite, types::CipherSuite, [

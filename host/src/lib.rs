@@ -89,7 +89,7 @@ pub use connection::{Connection, Endpoint};
 pub use error::Error;
 pub use runtime::{Limits, Runtime};
 #[cfg(feature = "tokio")]
-pub use stream::{TlsAcceptor, TlsConnector, TlsStream};
+pub use stream::{DEFAULT_HANDSHAKE_TIMEOUT, TlsAcceptor, TlsConnector, TlsStream};
 pub use transport::{TcpTransport, Transport};
 pub use trust::TrustStore;
 #[cfg(feature = "wasi-tls")]

@@ -46,6 +46,8 @@ impl KxGroup {
             KxGroup::Secp256r1 => "secp256r1",
             KxGroup::Secp384r1 => "secp384r1",
             KxGroup::Secp521r1 => "secp521r1",
+            KxGroup::X25519mlkem768 => "x25519mlkem768",
+            KxGroup::Secp256r1mlkem768 => "secp256r1mlkem768",
         }
     }
 }

@@ -382,3 +382,25 @@ pub fn assert_served(server: &mut Process) {
         server.output()
     );
 }
+
+/// Writes 100,000 bytes of text (several records, lines of 64) to `dir/page.txt`, for
+/// `s_server -WWW` to serve as `/page.txt`, and returns them.
+pub fn page(dir: &Path) -> Vec<u8> {
+    let body: Vec<u8> = (0..100_000u32)
+        .map(|i| {
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b'a' + (i % 26) as u8
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("page.txt"), &body).expect("write the page");
+    body
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn unused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local address").port()
+}

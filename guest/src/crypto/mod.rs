@@ -15,6 +15,7 @@
 
 mod aead;
 mod hash;
+pub mod hybrid;
 mod kx;
 pub mod sealed;
 mod sign;
@@ -29,6 +30,7 @@ use rustls::SupportedCipherSuite;
 use rustls::crypto::{CryptoProvider, GetRandomFailed, SecureRandom, SupportedKxGroup};
 
 pub use aead::seal_records;
+pub use hybrid::{SECP256R1MLKEM768, X25519MLKEM768};
 pub use kx::{SECP256R1, SECP384R1, SECP521R1, X25519};
 pub use sign::load_private_key;
 pub use suites::{
@@ -54,12 +56,21 @@ pub static DEFAULT_CIPHER_SUITES: &[SupportedCipherSuite] = &[
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 ];
 
-/// Every key-exchange group, in preference order: X25519, then P-256, P-384 and P-521.
+/// Every key-exchange group, in preference order: X25519MLKEM768 (post-quantum hybrid), then
+/// X25519, P-256, SecP256r1MLKEM768, P-384 and P-521.
 ///
-/// P-521 comes last: it is the slowest in software and only for peers that accept nothing
-/// else. Our ClientHello carries a key share for the first group only, so listing P-521 costs
-/// nothing unless a server picks it.
-pub static DEFAULT_KX_GROUPS: &[&dyn SupportedKxGroup] = &[X25519, SECP256R1, SECP384R1, SECP521R1];
+/// Our ClientHello carries a key share for the first group, and for its X25519 part on its
+/// own, so a server without ML-KEM answers at once, with no HelloRetryRequest. P-521 comes
+/// last: it is the slowest in software and only for peers that accept nothing else; listing
+/// a group costs nothing unless a server picks it.
+pub static DEFAULT_KX_GROUPS: &[&dyn SupportedKxGroup] = &[
+    X25519MLKEM768,
+    X25519,
+    SECP256R1,
+    SECP256R1MLKEM768,
+    SECP384R1,
+    SECP521R1,
+];
 
 /// The tlsbox crypto provider: [`DEFAULT_CIPHER_SUITES`], [`DEFAULT_KX_GROUPS`],
 /// [`SUPPORTED_SIG_ALGS`], `getrandom` entropy and [`load_private_key`] for keys.

@@ -103,6 +103,21 @@ fn ring() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
+/// aws-lc-rs, the independent peer with ML-KEM (its hybrid groups included).
+fn aws_lc() -> CryptoProvider {
+    let mut p = rustls::crypto::aws_lc_rs::default_provider();
+    p.kx_groups = rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.to_vec();
+    p
+}
+
+/// Whether `group` is a post-quantum hybrid (a KEM: TLS 1.3 only, and the two shares differ).
+fn hybrid(group: &dyn SupportedKxGroup) -> bool {
+    matches!(
+        group.name(),
+        NamedGroup::X25519MLKEM768 | NamedGroup::secp256r1MLKEM768
+    )
+}
+
 fn only_suite(mut p: CryptoProvider, suite: SupportedCipherSuite) -> CryptoProvider {
     p.cipher_suites = vec![suite];
     p
@@ -386,8 +401,10 @@ fn default_suite_order_puts_chacha_first() {
     assert_eq!(
         groups,
         [
+            NamedGroup::X25519MLKEM768,
             NamedGroup::X25519,
             NamedGroup::secp256r1,
+            NamedGroup::secp256r1MLKEM768,
             NamedGroup::secp384r1,
             NamedGroup::secp521r1,
         ]
@@ -582,12 +599,18 @@ fn extracted_secrets_agree_with_ring_for_every_suite() {
 fn every_group_both_roles_both_versions() {
     for group in DEFAULT_KX_GROUPS {
         for version in [&TLS13, &TLS12] {
+            if hybrid(*group) && version.version == rustls::ProtocolVersion::TLSv1_2 {
+                continue; // the hybrids are TLS 1.3 groups
+            }
             for role in [Ours::Client, Ours::Server] {
                 // Our side offers only this group; as a TLS 1.3 server restricted to a NIST
                 // curve that also exercises HelloRetryRequest (the peer guesses X25519). ring
-                // has no P-521, so for it our own provider is the peer.
+                // has no P-521 and no ML-KEM: for P-521 our own provider is the peer, for the
+                // hybrids aws-lc-rs.
                 let peer = if group.name() == NamedGroup::secp521r1 {
                     ours()
+                } else if hybrid(*group) {
+                    aws_lc()
                 } else {
                     ring()
                 };
@@ -613,7 +636,8 @@ fn every_group_both_roles_both_versions() {
 
 #[test]
 fn malformed_key_shares_are_rejected() {
-    for group in DEFAULT_KX_GROUPS {
+    // The hybrids' shares differ by direction: `hybrid::tests` covers theirs.
+    for group in DEFAULT_KX_GROUPS.iter().filter(|g| !hybrid(**g)) {
         let kx = group.start().unwrap();
         let good = kx.pub_key().to_vec();
         let mut bad: Vec<Vec<u8>> = vec![vec![], vec![0x04], good[..good.len() - 1].to_vec()];

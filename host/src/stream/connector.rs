@@ -4,6 +4,7 @@
 
 use std::io;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::component::ResourceAny;
@@ -127,25 +128,54 @@ impl TlsConnector {
 pub struct TlsAcceptor {
     runtime: Runtime,
     config: Config,
+    handshake_timeout: Option<Duration>,
 }
+
+/// How long [`TlsAcceptor::accept`] gives a client to complete its handshake by default, as
+/// nginx's `ssl_handshake_timeout`: a client that connects and stalls cannot hold an
+/// instance and a socket forever, and a real client still gets its handshake done when a
+/// burst of thousands queues for the CPU (a handshake's clock starts at `accept`).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl TlsAcceptor {
     /// An acceptor with a server `config`. Without ticket keys it makes one random key for
     /// all its connections, so clients resume on any of them (see [`Config::ticket_keys`]).
+    /// Handshakes must finish within [`DEFAULT_HANDSHAKE_TIMEOUT`].
     pub fn new(runtime: &Runtime, config: Config) -> Self {
         TlsAcceptor {
             runtime: runtime.clone(),
             config: config.with_shared_ticket_key(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
         }
     }
 
+    /// How long a client has to complete its handshake (0-RTT data included) once
+    /// [`accept`](Self::accept) starts; `None` waits as long as the client takes.
+    pub fn handshake_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.handshake_timeout = limit;
+        self
+    }
+
     /// Instantiates the component for a new connection over `io` and completes the
-    /// handshake.
+    /// handshake. A client that has not finished it within the handshake timeout is
+    /// disconnected (the byte stream dropped) and this fails with
+    /// [`io::ErrorKind::TimedOut`].
     pub async fn accept<S>(&self, io: S) -> io::Result<TlsStream<S>>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        TlsStream::handshake(&self.runtime, &self.config, io).await
+        let handshake = TlsStream::handshake(&self.runtime, &self.config, io);
+        match self.handshake_timeout {
+            Some(limit) => tokio::time::timeout(limit, handshake)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the client did not complete its handshake within {limit:?}"),
+                    ))
+                }),
+            None => handshake.await,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! rule (after a block, the same bytes; after a partial send of n, the rest) runs from the
 //! stream's own copy.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -128,12 +129,49 @@ impl<S> TlsStream<S> {
 }
 
 impl<S> AsyncRead for TlsStream<S> {
+    /// Plaintext, the peer's close_notify (0 bytes), or an error; with a read timeout set, a
+    /// read that waits longer than it fails `TimedOut` (and may be retried).
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        match this.poll_read_data(cx, buf) {
+            Poll::Pending => this.poll_read_deadline(cx),
+            ready => {
+                this.read.deadline = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<S> TlsStream<S> {
+    /// A read with nothing to give yet: `TimedOut` once the read timeout has passed since
+    /// the last data (the timer starts with the first wait), else still pending.
+    fn poll_read_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(limit) = self.read.timeout else {
+            return Poll::Pending;
+        };
+        let deadline = self
+            .read
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        ready!(deadline.as_mut().poll(cx));
+        self.read.deadline = None;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no data from the peer within {limit:?}"),
+        )))
+    }
+
+    fn poll_read_data(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self;
         let mut started = false;
         loop {
             let read = &mut this.read;

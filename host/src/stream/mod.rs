@@ -32,12 +32,14 @@ mod io;
 use std::fmt;
 use std::future::poll_fn;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::time::Duration;
 
 use crate::bindings::{EarlyDataStatus, ErrorKind, KeyUpdateCounts, SessionInfo};
 use crate::error::Error;
 
 use calls::{Core, Side, Slot, control};
-pub use connector::{TlsAcceptor, TlsConnector};
+pub use connector::{DEFAULT_HANDSHAKE_TIMEOUT, TlsAcceptor, TlsConnector};
 
 /// Plaintext per guest send from `poll_write`: eight default-sized records, so a bulk
 /// writer crosses the boundary rarely while the stream's own copy stays small.
@@ -78,6 +80,10 @@ struct ReadState {
     /// The peer's close_notify arrived: every later read is 0 bytes.
     eof: bool,
     error: Option<Error>,
+    /// How long a read may wait for data (see [`TlsStream::set_read_timeout`]).
+    timeout: Option<Duration>,
+    /// When the read waiting now times out.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 #[derive(Default)]
@@ -152,6 +158,15 @@ impl<S> TlsStream<S> {
         *io.expect("a stream's transport is its byte stream until into_inner")
             .downcast()
             .expect("the byte stream has the stream's type")
+    }
+
+    /// How long a read may wait for the peer's data: past it the read fails
+    /// [`io::ErrorKind::TimedOut`] (the stream stays usable; read again to wait more).
+    /// `None`, the default, waits as long as it takes. The timer runs while a read waits,
+    /// from the first wait after the last data.
+    pub fn set_read_timeout(&mut self, limit: Option<Duration>) {
+        self.read.timeout = limit;
+        self.read.deadline = None;
     }
 
     /// Bytes of TLS 1.3 early data taken during the handshake (server with

@@ -5,41 +5,14 @@
 //! refused with the error named and alert 48 on the wire. The component's path comes from
 //! the root package's build (`TLSBOX_TLS_GET_P3_WASM`, set by `tests/wasi_tls_p3.rs`).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tlsbox::{Config, Runtime, WasiTlsProvider};
-use tlsbox_test_support::peers::{CertKind, Pki, assert_served, s_server};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use tlsbox_test_support::embedding::{Ctx, exit_status};
+use tlsbox_test_support::peers::{CertKind, Pki, assert_served, page, s_server};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_tls::{TlsProvider, WasiTlsCtx, WasiTlsCtxBuilder, WasiTlsCtxView, WasiTlsView};
-
-/// The embedding's store: WASI and wasi:tls.
-struct Ctx {
-    table: ResourceTable,
-    wasi: WasiCtx,
-    tls: WasiTlsCtx,
-}
-
-impl WasiView for Ctx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiTlsView for Ctx {
-    fn tls(&mut self) -> WasiTlsCtxView<'_> {
-        WasiTlsCtxView {
-            ctx: &mut self.tls,
-            table: &mut self.table,
-        }
-    }
-}
+use wasmtime_wasi_tls::TlsProvider;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -47,21 +20,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// 100,000 bytes of text, written to `dir/page.txt` for `s_server -WWW`.
-fn page(dir: &Path) -> Vec<u8> {
-    let body: Vec<u8> = (0..100_000u32)
-        .map(|i| {
-            if i % 64 == 63 {
-                b'\n'
-            } else {
-                b'a' + (i % 26) as u8
-            }
-        })
-        .collect();
-    std::fs::write(dir.join("page.txt"), &body).unwrap();
-    body
 }
 
 /// `tls-get-p3` (WASIp3: wasi:sockets@0.3.0 and wasi:tls@0.3.0-draft, async `run`) in an
@@ -81,22 +39,7 @@ async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> (i32, Vec<u8>, Str
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
     wasmtime_wasi::p3::add_to_linker(&mut linker).unwrap();
     wasmtime_wasi_tls::p3::add_to_linker(&mut linker).unwrap();
-    let (stdout, stderr) = (
-        MemoryOutputPipe::new(16 << 20),
-        MemoryOutputPipe::new(1 << 20),
-    );
-    let mut wasi = WasiCtx::builder();
-    wasi.args(&["tls-get-p3", url])
-        .inherit_network()
-        .allow_tcp(true)
-        .allow_ip_name_lookup(true)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
-    let ctx = Ctx {
-        table: ResourceTable::new(),
-        wasi: wasi.build(),
-        tls: WasiTlsCtxBuilder::new().provider(provider).build(),
-    };
+    let (ctx, output) = Ctx::new(&["tls-get-p3", url], provider);
     let mut store = Store::new(&engine, ctx);
     let command =
         wasmtime_wasi::p3::bindings::Command::instantiate_async(&mut store, &component, &linker)
@@ -105,17 +48,10 @@ async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> (i32, Vec<u8>, Str
     let result = store
         .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
         .await;
-    let status = match result {
-        Ok(Ok(Ok(()))) => 0,
-        Ok(Ok(Err(()))) => 1,
-        Ok(Err(e)) | Err(e) => e.downcast_ref::<I32Exit>().expect("an exit, not a trap").0,
-    };
+    let status = exit_status(result.and_then(|r| r));
     drop(store);
-    (
-        status,
-        stdout.contents().to_vec(),
-        String::from_utf8_lossy(&stderr.contents()).into_owned(),
-    )
+    let (stdout, stderr) = output.take();
+    (status, stdout, stderr)
 }
 
 #[test]
