@@ -11,6 +11,7 @@ mod common;
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -576,14 +577,10 @@ async fn a_failed_handshake_closes_after_its_alert_without_a_reset() {
     assert!(end.is_ok(), "EOF after the alert, not {end:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_acceptor_without_ticket_keys_resumes_sessions_across_connections() {
-    // Each accepted connection has an instance of its own; without ticket keys the acceptor
-    // makes one random key for all of them, so a ticket from one resumes on the next. With
-    // keys set or tickets off, it leaves the config alone.
-    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()));
-    let connector =
-        tokio_rustls::TlsConnector::from(common::native_client(pki(), ring_provider(None)));
+/// Three connections of a native tokio-rustls client (`client`) to `acceptor`, each in an
+/// instance of its own; whether each resumed (client and server agreeing).
+async fn resumptions(acceptor: &TlsAcceptor, client: Arc<rustls::ClientConfig>) -> Vec<bool> {
+    let connector = tokio_rustls::TlsConnector::from(client);
     let mut resumed = Vec::new();
     for _ in 0..3 {
         let (ours, theirs) = tokio::io::duplex(64 << 10);
@@ -615,7 +612,53 @@ async fn an_acceptor_without_ticket_keys_resumes_sessions_across_connections() {
         assert_eq!(client_resumed, server_resumed);
         resumed.push(server_resumed);
     }
-    assert_eq!(resumed, [false, true, true]);
+    resumed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptor_without_ticket_keys_resumes_sessions_across_connections() {
+    // Each accepted connection has an instance of its own; without ticket keys the acceptor
+    // makes one random key for all of them, so a ticket from one resumes on the next. With
+    // keys set or tickets off, it leaves the config alone.
+    let acceptor = TlsAcceptor::new(&runtime(), server_config(pki()));
+    let client = common::native_client(pki(), ring_provider(None));
+    assert_eq!(resumptions(&acceptor, client).await, [false, true, true]);
+}
+
+/// A native TLS 1.2 client resuming by `how`.
+fn tls12_client(how: rustls::client::Tls12Resumption) -> Arc<rustls::ClientConfig> {
+    let mut config = (*common::native_client(pki(), ring_provider(None))).clone();
+    config.resumption = rustls::client::Resumption::in_memory_sessions(8).tls12_resumption(how);
+    Arc::new(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_sessions_resume_across_connections_by_ticket_and_by_session_id() {
+    // TLS 1.2 resumption across instances: tickets under the acceptor's shared key, and
+    // session IDs through the host's session store (sealed). Tickets off: neither.
+    let tls12 = server_config(pki()).versions(&[tlsbox::ProtocolVersion::Tls12]);
+    let acceptor = TlsAcceptor::new(&runtime(), tls12.clone());
+    for how in [
+        rustls::client::Tls12Resumption::SessionIdOrTickets,
+        rustls::client::Tls12Resumption::SessionIdOnly,
+    ] {
+        assert_eq!(
+            resumptions(&acceptor, tls12_client(how)).await,
+            [false, true, true],
+            "{how:?}"
+        );
+    }
+    let no_tickets = TlsAcceptor::new(&runtime(), tls12.session_tickets(0));
+    for how in [
+        rustls::client::Tls12Resumption::SessionIdOrTickets,
+        rustls::client::Tls12Resumption::SessionIdOnly,
+    ] {
+        assert_eq!(
+            resumptions(&no_tickets, tls12_client(how)).await,
+            [false, false, false],
+            "{how:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

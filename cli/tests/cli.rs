@@ -476,6 +476,59 @@ fn stalled_handshakes_are_closed_at_the_deadline_while_real_clients_are_served()
     );
 }
 
+/// One `openssl s_client` connection to `addr` with `args`, its input at an end at once;
+/// what it printed (the session summary, e.g. `New, TLSv1.2, Cipher is ...`).
+fn s_client_session(dir: &Path, addr: &str, args: &[&str]) -> String {
+    let mut child = Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "s_client",
+            "-servername",
+            "localhost",
+            "-CAfile",
+            "ca.pem",
+            "-connect",
+            addr,
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    let out = finish(Process({
+        child.stdin.take();
+        child
+    }));
+    String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned()
+}
+
+#[test]
+fn openssl_tls12_clients_resume_by_ticket_and_by_session_id() {
+    // Every connection of `tlsbox server` runs in an instance of its own: TLS 1.2 tickets
+    // resume under the server's shared ticket key, session IDs through the session store.
+    let dir = tempfile::tempdir().unwrap();
+    write_pki(dir.path());
+    let (_server, addr) = server(dir.path(), &[]);
+    for (label, extra) in [("ticket", None), ("session id", Some("-no_ticket"))] {
+        let session = dir.path().join("session.pem");
+        let session = session.to_str().unwrap();
+        let mut first = vec!["-tls1_2", "-sess_out", session];
+        first.extend(extra);
+        let out = s_client_session(dir.path(), &addr, &first);
+        assert!(out.contains("New, TLSv1.2, Cipher is "), "{label}: {out}");
+        for round in 0..2 {
+            let mut again = vec!["-tls1_2", "-sess_in", session];
+            again.extend(extra);
+            let out = s_client_session(dir.path(), &addr, &again);
+            assert!(
+                out.contains("Reused, TLSv1.2, Cipher is "),
+                "{label}, resumption {round}: {out}"
+            );
+        }
+    }
+}
+
 #[test]
 fn an_idle_client_gets_close_notify() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{
-    ProducesTickets, ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier,
+    NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
+    WebPkiClientVerifier,
 };
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
@@ -247,18 +248,22 @@ fn build_server(
     config.alpn_protocols = alpn(options);
     // s2n sends one NewSessionTicket by default (R68); rustls would send two.
     config.send_tls13_tickets = usize::from(options.session_tickets);
+    // Stateful sessions (TLS 1.2 session IDs, and TLS 1.3 tickets when they name a stored
+    // session) live in the host's store when there is one, sealed, so every instance sharing
+    // it resumes them; tickets off turns session IDs off too.
+    config.session_storage = match (options.session_tickets, sessions) {
+        (0, _) => Arc::new(NoServerSessionStorage {}),
+        (_, Some(store)) => Arc::new(Sessions(store)),
+        (_, None) => ServerSessionMemoryCache::new(SESSION_CACHE_SIZE),
+    };
     if options.max_early_data > 0 {
         // rustls takes early data only with single-use, stateful resumption (RFC 8446 §8.1):
-        // tickets name sessions in a store, taken on first use, so a replayed ClientHello
+        // tickets name sessions in the store, taken on first use, so a replayed ClientHello
         // finds nothing and gets a full handshake without early data.
         config.max_early_data_size = options.max_early_data;
-        config.session_storage = match sessions {
-            Some(store) => Arc::new(Sessions(store)),
-            None => ServerSessionMemoryCache::new(SESSION_CACHE_SIZE),
-        };
     } else if options.session_tickets > 0 {
         // Stateless tickets sealed under the caller's keys, so instances and restarts with
-        // the same keys resume each other's sessions.
+        // the same keys resume each other's sessions (TLS 1.3, and TLS 1.2 clients that ask).
         config.ticketer = ticketer(&options.ticket_keys)?;
     }
     // Our order decides (as in s2n): ChaCha20-Poly1305 first is what keeps a wasm server fast.
