@@ -734,7 +734,97 @@ fn wasi_tls(c: &mut Criterion) {
     );
 }
 
+/// An aws-lc-rs provider with only `groups` (in that order).
+fn aws_lc(groups: &[rustls::NamedGroup]) -> Arc<rustls::crypto::CryptoProvider> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    let all = rustls::crypto::aws_lc_rs::ALL_KX_GROUPS;
+    provider.kx_groups = groups
+        .iter()
+        .map(|name| {
+            *all.iter()
+                .find(|g| g.name() == *name)
+                .expect("aws-lc-rs has the group")
+        })
+        .collect();
+    Arc::new(provider)
+}
+
+fn post_quantum(c: &mut Criterion) {
+    use rustls::NamedGroup;
+    use tlsbox::KxGroup;
+    let cases: [(&str, KxGroup, &[NamedGroup]); 2] = [
+        (
+            "x25519mlkem768",
+            KxGroup::X25519mlkem768,
+            &[NamedGroup::X25519MLKEM768],
+        ),
+        ("x25519", KxGroup::X25519, &[NamedGroup::X25519]),
+    ];
+    let mut labels = Vec::new();
+    let mut group = bench_config(c, "post-quantum");
+    for (name, ours, native) in cases {
+        let server = native_server(pki(), aws_lc(native));
+        let client = native_client(pki(), aws_lc(native));
+        // Component as client, a fresh instance per connection.
+        let config = client_config(pki()).kx_groups(&[ours]);
+        let label = format!("client-{name}");
+        let connect = || {
+            let wire = ScriptedTransport::new();
+            let conn = tlsbox::Connection::new(&runtime(), &config, wire.clone()).unwrap();
+            let mut pair = MemPair::from_parts(conn, wire, server.clone());
+            pair.handshake().unwrap();
+            pair.conn.session_info().unwrap().unwrap().kx_group
+        };
+        assert_eq!(connect(), Some(ours));
+        group.bench_function(BenchmarkId::new("component", &label), |b| b.iter(connect));
+        group.bench_function(BenchmarkId::new("native-aws-lc", &label), |b| {
+            b.iter(|| native_pair(client.clone(), server.clone()))
+        });
+        labels.push(label);
+        // Component as server, a fresh instance per connection.
+        let config = server_config(pki()).kx_groups(&[ours]);
+        let label = format!("server-{name}");
+        let accept = || {
+            let mut pair = MemPair::server(&config, client.clone());
+            pair.handshake().unwrap();
+        };
+        group.bench_function(BenchmarkId::new("component", &label), |b| b.iter(accept));
+        group.bench_function(BenchmarkId::new("native-aws-lc", &label), |b| {
+            b.iter(|| native_pair(client.clone(), server.clone()))
+        });
+        labels.push(label);
+    }
+    group.finish();
+    report("post-quantum", &labels, None, &["native-aws-lc"]);
+
+    // What the hybrid costs on the wire and in the guest: a client's first flight.
+    for (name, groups) in [
+        ("default (x25519mlkem768 and x25519 shares)", vec![]),
+        ("x25519 only", vec![KxGroup::X25519]),
+    ] {
+        let config = client_config(pki()).kx_groups(&groups);
+        let endpoint = Endpoint::new(&runtime(), &config).unwrap();
+        let wire = ScriptedTransport::new();
+        let conn = endpoint.connect(wire.clone()).unwrap();
+        assert!(conn.negotiate().unwrap_err().is_blocked());
+        let hello = wire.take_outbound();
+        println!(
+            "memory post-quantum: {name}: ClientHello {} bytes; guest linear memory {} KiB",
+            hello.len(),
+            endpoint.peak_memory() / 1024
+        );
+    }
+}
+
 criterion_group!(
-    benches, bulk, handshake, small, boundary, start, trust, wasi_tls
+    benches,
+    bulk,
+    handshake,
+    small,
+    boundary,
+    start,
+    trust,
+    wasi_tls,
+    post_quantum
 );
 criterion_main!(benches);
