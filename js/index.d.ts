@@ -39,7 +39,7 @@ export type CipherSuite =
   | 'tls-ecdhe-rsa-with-aes-256-gcm-sha384';
 export type KxGroup =
   | 'x25519' | 'secp256r1' | 'secp384r1' | 'secp521r1'
-  | 'x25519mlkem768' | 'secp256r1mlkem768';
+  | 'x25519mlkem768' | 'secp256r1mlkem768' | 'x448';
 export type ClientAuth = 'none' | 'optional' | 'required';
 export type RecordSizing = 'default' | 'prefer-throughput' | 'prefer-low-latency';
 export type AlertPolicy = 'rfc' | 's2n';

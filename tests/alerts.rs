@@ -9,11 +9,13 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::crypto::cipher::{
-    InboundOpaqueMessage, MessageDecrypter, MessageEncrypter, OutboundChunks, OutboundPlainMessage,
+    AeadKey, InboundOpaqueMessage, Iv, MessageDecrypter, MessageEncrypter, OutboundChunks,
+    OutboundPlainMessage,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, ServerConfig};
 use tlsbox::{AlertPolicy, CipherSuite, Config, ErrorKind};
@@ -28,7 +30,9 @@ const BAD_RECORD_MAC: u8 = 20;
 const RECORD_OVERFLOW: u8 = 22;
 const UNEXPECTED_MESSAGE: u8 = 10;
 const DECODE_ERROR: u8 = 50;
+const DECRYPT_ERROR: u8 = 51;
 const ILLEGAL_PARAMETER: u8 = 47;
+const HANDSHAKE_FAILURE: u8 = 40;
 const HELLO: &[u8] = b"hello";
 
 /// A record the component wrote, opened: inner content type and payload.
@@ -47,6 +51,50 @@ struct Keys {
 }
 
 impl Keys {
+    /// Keys derived from TLS 1.3 traffic secrets (RFC 8446 §7.3) of AES-256-GCM-SHA384: the
+    /// peer writes under `write` and reads under `read`, both from sequence number 0.
+    fn from_secrets(write: &[u8], read: &[u8]) -> Keys {
+        let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384
+            .tls13()
+            .expect("TLS 1.3 suite");
+        let derive = |secret: &[u8]| {
+            let expander = suite
+                .hkdf_provider
+                .expander_for_okm(&rustls::crypto::tls13::OkmBlock::new(secret));
+            let label = |label: &[u8], out: &mut [u8]| {
+                let len = (out.len() as u16).to_be_bytes();
+                let info: [&[u8]; 5] = [&len, &[6 + label.len() as u8], b"tls13 ", label, &[0]];
+                expander.expand_slice(&info, out).expect("expand");
+            };
+            let (mut key, mut iv) = ([0u8; 32], [0u8; 12]);
+            label(b"key", &mut key);
+            label(b"iv", &mut iv);
+            (AeadKey::from(key), Iv::new(iv))
+        };
+        let (wk, wi) = derive(write);
+        let (rk, ri) = derive(read);
+        Keys {
+            write: suite.aead_alg.encrypter(wk, wi),
+            write_seq: 0,
+            read: suite.aead_alg.decrypter(rk, ri),
+            read_seq: 0,
+        }
+    }
+
+    /// Opens the records of `wire` that are protected, and checks that the rest are the
+    /// middlebox-compatibility ChangeCipherSpec.
+    fn open_protected(&mut self, wire: &[u8]) -> Vec<Opened> {
+        let mut protected = Vec::new();
+        for record in records(wire) {
+            if record[0] == 20 {
+                assert_eq!(record, [20, 3, 3, 0, 1, 1], "a ChangeCipherSpec");
+            } else {
+                protected.extend_from_slice(record);
+            }
+        }
+        self.open_all(&protected)
+    }
+
     /// Takes the keys out of the pair's native peer (which is then gone).
     fn extract(pair: &mut MemPair) -> Keys {
         let placeholder = rustls::ServerConnection::new(native_server(pki(), ring_provider(None)))
@@ -236,13 +284,21 @@ fn invalid_key_update_gets_illegal_parameter() {
 }
 
 #[test]
-fn empty_alert_gets_decode_error() {
-    let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
-    let record = keys.forge(ContentType::Alert, &[]);
-    let (_, alert, wire) = fail_with(&mut pair, &mut keys, &record);
-    assert_eq!(alert, Some(DECODE_ERROR));
-    assert_eq!(wire, fatal(DECODE_ERROR));
-    assert_closed_after_alert(&mut pair);
+fn empty_alert_gets_unexpected_message() {
+    // RFC 8446 §5.1: Alert and Handshake records are never empty; rustls would send
+    // decode_error.
+    for typ in [ContentType::Alert, ContentType::Handshake] {
+        let (mut pair, mut keys) = client_pair(AlertPolicy::Rfc);
+        let record = keys.forge(typ, &[]);
+        let (name, alert, wire) = fail_with(&mut pair, &mut keys, &record);
+        assert_eq!(
+            (name.as_str(), alert),
+            ("unexpected-message", Some(UNEXPECTED_MESSAGE)),
+            "{typ:?}"
+        );
+        assert_eq!(wire, fatal(UNEXPECTED_MESSAGE));
+        assert_closed_after_alert(&mut pair);
+    }
 }
 
 #[test]
@@ -433,6 +489,429 @@ fn server_untrusted_client_certificate_alert_reaches_the_client() {
         seen,
         rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
         "the client reads the alert"
+    );
+}
+
+// ---- during the TLS 1.3 handshake: records forged under the secrets a native peer logs ------
+
+/// The traffic secrets a native peer logs, by their SSLKEYLOGFILE labels.
+#[derive(Debug, Default)]
+struct Logged(Mutex<HashMap<String, Vec<u8>>>);
+
+impl rustls::KeyLog for Logged {
+    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(label.to_owned(), secret.to_vec());
+    }
+}
+
+impl Logged {
+    /// Keys of a peer that writes under the secret `write` and reads under `read`.
+    fn keys(&self, write: &str, read: &str) -> Keys {
+        let secrets = self.0.lock().unwrap();
+        Keys::from_secrets(&secrets[write], &secrets[read])
+    }
+}
+
+const CLIENT_HANDSHAKE: &str = "CLIENT_HANDSHAKE_TRAFFIC_SECRET";
+const SERVER_HANDSHAKE: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
+const SERVER_TRAFFIC: &str = "SERVER_TRAFFIC_SECRET_0";
+
+/// A Finished message whose verify_data is `len` bytes.
+fn finished(len: usize) -> Vec<u8> {
+    let mut msg = vec![20, 0, 0, len as u8];
+    msg.resize(4 + len, 0x5a);
+    msg
+}
+
+/// A component server (AES-256-GCM-SHA384) that has sent its whole first flight to a native
+/// client logging its secrets; returns the client's answer (CCS and protected Finished),
+/// not delivered.
+fn server_after_its_flight(logged: &Arc<Logged>) -> (MemPair, Vec<u8>) {
+    let mut client = (*native_client(pki(), ring_provider(None))).clone();
+    client.key_log = logged.clone();
+    let config = Config::server(
+        pki().server_cert_pem.as_bytes(),
+        pki().server_key_pem.as_bytes(),
+    )
+    .cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384]);
+    let mut pair = MemPair::server(&config, Arc::new(client));
+    let hello = pair.peer_output();
+    pair.wire.push_inbound(&hello);
+    assert!(pair.conn.negotiate().unwrap_err().is_blocked());
+    pair.peer_absorb()
+        .expect("the client takes the server's flight");
+    let answer = pair.peer_output();
+    (pair, answer)
+}
+
+/// Replaces the handshake messages of the client's protected answer with `messages`,
+/// resealed under its handshake keys; the ChangeCipherSpec stays in front.
+fn reseal_answer(answer: &[u8], keys: &mut Keys, messages: &[u8]) -> Vec<u8> {
+    let recs = records(answer);
+    assert_eq!(
+        recs[0],
+        [20, 3, 3, 0, 1, 1],
+        "the client's ChangeCipherSpec"
+    );
+    let mut out = recs[0].to_vec();
+    out.extend(keys.forge(ContentType::Handshake, messages));
+    out
+}
+
+#[test]
+fn server_wrong_length_finished_gets_decode_error() {
+    // RFC 8446 §4.4.4: verify_data is the hash length (48 here); anything else is a
+    // malformed message, decode_error (§6.2), not a MAC that fails (decrypt_error).
+    for len in [0, 12, 32, 47, 49, 64] {
+        let logged = Arc::new(Logged::default());
+        let (pair, answer) = server_after_its_flight(&logged);
+        // The client's real Finished opens under its handshake keys, and is 48 bytes.
+        let real = logged
+            .keys(SERVER_TRAFFIC, CLIENT_HANDSHAKE)
+            .open_protected(&answer);
+        assert_eq!(real.len(), 1);
+        assert_eq!(real[0].0, ContentType::Handshake);
+        assert_eq!(real[0].1[..4], [20, 0, 0, 48]);
+        let mut client = logged.keys(CLIENT_HANDSHAKE, SERVER_TRAFFIC);
+        pair.wire
+            .push_inbound(&reseal_answer(&answer, &mut client, &finished(len)));
+        let err = pair.conn.negotiate().unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.alert),
+            ("bad-message", Some(DECODE_ERROR)),
+            "length {len}: {err}"
+        );
+        let wire = pair.wire.take_outbound();
+        assert_eq!(client.open_all(&wire), fatal(DECODE_ERROR), "length {len}");
+        let mut pair = pair;
+        pair.peer.read_tls(&mut &wire[..]).unwrap();
+        assert_eq!(
+            pair.peer.process_new_packets().unwrap_err(),
+            rustls::Error::AlertReceived(rustls::AlertDescription::DecodeError),
+            "the client reads it"
+        );
+    }
+}
+
+#[test]
+fn server_finished_of_the_right_length_but_wrong_value_gets_decrypt_error() {
+    // The control: a well-formed Finished that does not verify is decrypt_error (§4.4.4).
+    let logged = Arc::new(Logged::default());
+    let (pair, answer) = server_after_its_flight(&logged);
+    let mut client = logged.keys(CLIENT_HANDSHAKE, SERVER_TRAFFIC);
+    pair.wire
+        .push_inbound(&reseal_answer(&answer, &mut client, &finished(48)));
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(err.alert, Some(DECRYPT_ERROR), "{err}");
+    assert_eq!(
+        client.open_all(&pair.wire.take_outbound()),
+        fatal(DECRYPT_ERROR)
+    );
+}
+
+#[test]
+fn server_empty_alert_or_handshake_during_the_handshake_gets_unexpected_message() {
+    for typ in [ContentType::Alert, ContentType::Handshake] {
+        let logged = Arc::new(Logged::default());
+        let (pair, _) = server_after_its_flight(&logged);
+        let mut client = logged.keys(CLIENT_HANDSHAKE, SERVER_TRAFFIC);
+        pair.wire.push_inbound(&client.forge(typ, &[]));
+        let err = pair.conn.negotiate().unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.alert),
+            ("unexpected-message", Some(UNEXPECTED_MESSAGE)),
+            "{typ:?}"
+        );
+        assert_eq!(
+            client.open_all(&pair.wire.take_outbound()),
+            fatal(UNEXPECTED_MESSAGE)
+        );
+    }
+}
+
+#[test]
+fn server_unencrypted_finished_gets_unexpected_message() {
+    // RFC 8446 §5: once the client's handshake keys are in use every record is protected;
+    // a plaintext Finished is an unexpected record, not one that fails to decrypt.
+    let logged = Arc::new(Logged::default());
+    let (pair, answer) = server_after_its_flight(&logged);
+    let mut plaintext = answer[..6].to_vec();
+    plaintext.extend([22, 3, 3, 0, 52]);
+    plaintext.extend(finished(48));
+    pair.wire.push_inbound(&plaintext);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("bad-message", Some(UNEXPECTED_MESSAGE)),
+        "{err}"
+    );
+    let mut client = logged.keys(CLIENT_HANDSHAKE, SERVER_TRAFFIC);
+    assert_eq!(
+        client.open_all(&pair.wire.take_outbound()),
+        fatal(UNEXPECTED_MESSAGE)
+    );
+}
+
+#[test]
+fn server_takes_an_unencrypted_alert_during_the_handshake_as_the_clients() {
+    // A client that fails before it has keys can only send its alert in plaintext: it is
+    // the client's alert (as OpenSSL reads it), and nothing is sent back.
+    let logged = Arc::new(Logged::default());
+    let (pair, answer) = server_after_its_flight(&logged);
+    let mut plaintext = answer[..6].to_vec();
+    plaintext.extend([21, 3, 3, 0, 2, 2, 48]);
+    pair.wire.push_inbound(&plaintext);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!((err.kind, err.alert), (ErrorKind::Alert, Some(48)), "{err}");
+    assert_eq!(pair.wire.take_outbound(), b"");
+}
+
+#[test]
+fn server_empty_plaintext_records_get_unexpected_message() {
+    for record in [[21, 3, 1, 0, 0], [22, 3, 1, 0, 0]] {
+        let pair = server_pair();
+        pair.wire.push_inbound(&record);
+        let err = pair.conn.negotiate().unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.alert),
+            ("unexpected-message", Some(UNEXPECTED_MESSAGE)),
+            "{record:?}"
+        );
+        assert_eq!(
+            pair.wire.take_outbound(),
+            [21, 3, 3, 0, 2, 2, UNEXPECTED_MESSAGE]
+        );
+    }
+}
+
+/// A component client (AES-256-GCM-SHA384) whose ClientHello a native server logging its
+/// secrets has answered; returns the server's flight, not delivered.
+fn client_before_the_servers_flight(logged: &Arc<Logged>) -> (MemPair, Vec<u8>) {
+    let mut server = (*native_server(pki(), ring_provider(None))).clone();
+    server.key_log = logged.clone();
+    let config = client_config(pki()).cipher_suites(&[CipherSuite::Tls13Aes256GcmSha384]);
+    let mut pair = MemPair::client(&config, Arc::new(server));
+    assert!(pair.conn.negotiate().unwrap_err().is_blocked());
+    pair.peer_absorb()
+        .expect("the server takes the ClientHello");
+    let flight = pair.peer_output();
+    (pair, flight)
+}
+
+#[test]
+fn client_wrong_length_finished_gets_decode_error() {
+    for len in [0, 32, 47, 49] {
+        let logged = Arc::new(Logged::default());
+        let (pair, flight) = client_before_the_servers_flight(&logged);
+        let mut opener = logged.keys(CLIENT_HANDSHAKE, SERVER_HANDSHAKE);
+        let recs = records(&flight);
+        // ServerHello in plaintext, the ChangeCipherSpec, then the protected messages.
+        assert_eq!((recs[0][0], recs[1]), (22, &[20, 3, 3, 0, 1, 1][..]));
+        let mut messages = Vec::new();
+        for (typ, payload) in opener.open_protected(&flight[recs[0].len()..]) {
+            assert_eq!(typ, ContentType::Handshake);
+            messages.extend(payload);
+        }
+        let cut = messages.len() - 52;
+        assert_eq!(&messages[cut..cut + 4], [20, 0, 0, 48], "Finished is last");
+        messages.truncate(cut);
+        messages.extend(finished(len));
+        let mut server = logged.keys(SERVER_HANDSHAKE, CLIENT_HANDSHAKE);
+        let mut forged = [recs[0], recs[1]].concat();
+        forged.extend(server.forge(ContentType::Handshake, &messages));
+        pair.wire.push_inbound(&forged);
+        let err = pair.conn.negotiate().unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.alert),
+            ("bad-message", Some(DECODE_ERROR)),
+            "length {len}: {err}"
+        );
+        assert_eq!(
+            server.open_protected(&pair.wire.take_outbound()),
+            fatal(DECODE_ERROR),
+            "length {len}"
+        );
+    }
+}
+
+#[test]
+fn client_unencrypted_finished_after_the_server_hello_gets_unexpected_message() {
+    let logged = Arc::new(Logged::default());
+    let (pair, flight) = client_before_the_servers_flight(&logged);
+    let recs = records(&flight);
+    let mut forged = recs[0].to_vec();
+    forged.extend([22, 3, 3, 0, 52]);
+    forged.extend(finished(48));
+    pair.wire.push_inbound(&forged);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("bad-message", Some(UNEXPECTED_MESSAGE)),
+        "{err}"
+    );
+    let mut server = logged.keys(SERVER_HANDSHAKE, CLIENT_HANDSHAKE);
+    assert_eq!(
+        server.open_protected(&pair.wire.take_outbound()),
+        fatal(UNEXPECTED_MESSAGE)
+    );
+}
+
+/// A certificate verifier that accepts anything and asks for exactly `schemes`: what a
+/// client offering only those signature algorithms looks like.
+#[derive(Debug)]
+struct OnlySchemes(Vec<rustls::SignatureScheme>);
+
+impl rustls::client::danger::ServerCertVerifier for OnlySchemes {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn server_refuses_a_client_with_no_usable_signature_scheme_before_its_server_hello() {
+    // RFC 8446 §4.4.2.2: the server's key (P-256) cannot sign with what the client accepts
+    // in TLS 1.3: handshake_failure, in plaintext, and no ServerHello first.
+    use rustls::SignatureScheme as S;
+    let tls13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    let tls12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    let offers = [
+        (tls13, vec![S::ECDSA_SHA1_Legacy]),
+        (tls13, vec![S::Unknown(0x0303)]), // ecdsa_sha224
+        (
+            tls13,
+            vec![
+                S::ECDSA_SHA1_Legacy,
+                S::Unknown(0x0303),
+                S::ECDSA_NISTP384_SHA384,
+            ],
+        ),
+        (tls13, vec![S::RSA_PKCS1_SHA256, S::RSA_PSS_SHA256]),
+        // TLS 1.2 (RFC 5246 §7.4.1.4.1): rustls would send its ServerHello and then fail
+        // with an internal error ("incompatible signing key"); found by fuzzing.
+        (tls12, vec![S::ED25519, S::ECDSA_NISTP384_SHA384]),
+    ];
+    for (versions, schemes) in offers {
+        let client = rustls::ClientConfig::builder_with_provider(ring_provider(None))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(OnlySchemes(schemes.clone())))
+            .with_no_client_auth();
+        let mut pair = MemPair::server(&server_config(pki()), Arc::new(client));
+        let hello = pair.peer_output();
+        pair.wire.push_inbound(&hello);
+        let err = pair.conn.negotiate().unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.alert),
+            ("handshake-failure", Some(HANDSHAKE_FAILURE)),
+            "{schemes:?}: {err}"
+        );
+        let wire = pair.wire.take_outbound();
+        assert_eq!(wire, [21, 3, 3, 0, 2, 2, HANDSHAKE_FAILURE], "{schemes:?}");
+        pair.peer.read_tls(&mut &wire[..]).unwrap();
+        assert_eq!(
+            pair.peer.process_new_packets().unwrap_err(),
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure)
+        );
+    }
+}
+
+#[test]
+fn server_signs_when_one_scheme_fits() {
+    // The control: the P-256 scheme among unusable ones completes the handshake.
+    use rustls::SignatureScheme as S;
+    let client = rustls::ClientConfig::builder_with_provider(ring_provider(None))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(OnlySchemes(vec![
+            S::ECDSA_SHA1_Legacy,
+            S::ECDSA_NISTP256_SHA256,
+        ])))
+        .with_no_client_auth();
+    let mut pair = MemPair::server(&server_config(pki()), Arc::new(client));
+    pair.handshake().expect("handshake");
+}
+
+#[test]
+fn key_update_split_across_records_is_answered() {
+    // A KeyUpdate(update_requested) in two records (RFC 8446 §5.1 lets handshake messages
+    // span records): the component updates both ways and data flows under the new keys.
+    let (pair, mut keys) = client_pair(AlertPolicy::Rfc);
+    let mut update = keys.forge(ContentType::Handshake, &[24, 0, 0]);
+    update.extend(keys.forge(ContentType::Handshake, &[1, 1]));
+    pair.wire.push_inbound(&update);
+    assert!(pair.conn.recv(10).unwrap_err().is_blocked());
+    let counts = pair.conn.key_update_counts().unwrap();
+    assert_eq!((counts.sent, counts.received), (1, 1));
+    pair.conn.send(HELLO).unwrap();
+    let wire = pair.wire.take_outbound();
+    // The answer (update_not_requested) under the old key, then the data under the new one.
+    let recs = records(&wire);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(
+        keys.open_all(recs[0]),
+        vec![(ContentType::Handshake, vec![24, 0, 0, 1, 0])]
+    );
+}
+
+#[test]
+fn alert_after_a_held_key_update_answer_is_readable() {
+    // The peer asks for more KeyUpdates than rustls allows without data in between. The
+    // component switched its write key at the first request and holds the answer for its
+    // next send; the failure's alert is sealed under the new key, so the answer goes out
+    // first and the peer reads the alert (found by fuzzing: it used to get bad_record_mac).
+    let config = client_config(pki()).alert_policy(AlertPolicy::Rfc);
+    let mut pair = MemPair::client(&config, native_server(pki(), ring_provider(None)));
+    pair.handshake().expect("handshake");
+    for _ in 0..40 {
+        pair.peer.refresh_traffic_keys().expect("peer key update");
+    }
+    pair.pump().expect("pump");
+    let err = pair.conn.recv(10).unwrap_err();
+    assert_eq!(
+        (err.kind, err.name.as_str(), err.alert),
+        (
+            ErrorKind::Protocol,
+            "peer-misbehaved",
+            Some(ILLEGAL_PARAMETER)
+        )
+    );
+    assert_eq!(
+        pair.peer_absorb().unwrap_err(),
+        rustls::Error::AlertReceived(rustls::AlertDescription::IllegalParameter)
     );
 }
 

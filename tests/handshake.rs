@@ -220,7 +220,8 @@ fn mutual_tls_required_rejects_anonymous_client() {
 fn config_errors_are_values() {
     let runtime = runtime();
     let wire = tlsbox_test_support::ScriptedTransport::new();
-    let cases: [(Config, &str, tlsbox::ErrorKind); 4] = [
+    let long_name = "x".repeat(256);
+    let cases: [(Config, &str, tlsbox::ErrorKind); 6] = [
         (
             Config::client("localhost").trust_store(tlsbox::TrustStore::from_pem(b"").unwrap()),
             "missing-trust-anchors",
@@ -243,6 +244,19 @@ fn config_errors_are_values() {
             ),
             "bad-certificate-data",
             tlsbox::ErrorKind::Internal,
+        ),
+        // ALPN names are 1 to 255 bytes (RFC 7301 §3.1); an empty one was found by fuzzing.
+        (
+            Config::client("localhost")
+                .trust(pki().ca_pem.as_bytes())
+                .alpn(["h2", ""]),
+            "invalid-argument",
+            tlsbox::ErrorKind::Usage,
+        ),
+        (
+            server_config(pki()).alpn([long_name.as_str()]),
+            "invalid-argument",
+            tlsbox::ErrorKind::Usage,
         ),
     ];
     for (config, name, kind) in cases {

@@ -28,6 +28,7 @@ fn protocol_args(case: &Case) -> Vec<String> {
             KxGroup::Secp256r1 => "P-256",
             KxGroup::Secp384r1 => "P-384",
             KxGroup::Secp521r1 => "P-521",
+            KxGroup::X448 => "X448",
             KxGroup::X25519mlkem768 | KxGroup::Secp256r1mlkem768 => {
                 unreachable!("not in the matrix: OpenSSL 3.0 has no ML-KEM")
             }

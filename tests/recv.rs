@@ -1463,3 +1463,26 @@ fn request_key_update_goes_out_alone_before_the_data() {
     assert_eq!(pair.conn.send(b"more").unwrap().bytes, 4);
     assert_eq!(pair.peer_received(), b"more");
 }
+
+#[test]
+fn repeated_key_update_requests_make_one_key_update() {
+    // R64: a request marks a KeyUpdate pending; asking again before it goes out changes
+    // nothing. Forty requests are one 27-byte record (a native rustls peer refuses more
+    // than 32 KeyUpdates without data between them), and one KeyUpdate counts as sent.
+    let mut pair = versioned_pair(CipherSuite::Tls13Aes256GcmSha384);
+    for _ in 0..40 {
+        pair.conn.request_key_update().unwrap();
+    }
+    assert_eq!(pair.conn.send(HELLO).unwrap().bytes, 12);
+    let sent: Vec<usize> = pair.wire.calls().iter().map(|c| c.requested).collect();
+    assert_eq!(sent, [27, 34]);
+    assert_eq!(pair.peer_received(), HELLO);
+    assert_eq!(pair.conn.key_update_counts().unwrap().sent, 1);
+    // Once it has gone out, a new request makes a new KeyUpdate.
+    pair.conn.request_key_update().unwrap();
+    pair.wire.clear_calls();
+    assert_eq!(pair.conn.send(HELLO).unwrap().bytes, 12);
+    let sent: Vec<usize> = pair.wire.calls().iter().map(|c| c.requested).collect();
+    assert_eq!(sent, [27, 34]);
+    assert_eq!(pair.peer_received(), HELLO);
+}

@@ -183,7 +183,7 @@ struct Tuning {
     #[arg(long, value_name = "SECS")]
     max_blinding_delay: Option<u32>,
     /// Key-exchange groups in preference order, comma-separated (default: x25519mlkem768,
-    /// x25519, secp256r1, secp256r1mlkem768, secp384r1, secp521r1).
+    /// x25519, secp256r1, secp256r1mlkem768, secp384r1, x448, secp521r1).
     #[arg(long, value_enum, value_delimiter = ',')]
     groups: Vec<Group>,
 }
@@ -201,6 +201,8 @@ enum Group {
     Secp256r1mlkem768,
     /// NIST P-384.
     Secp384r1,
+    /// X448.
+    X448,
     /// NIST P-521.
     Secp521r1,
 }
@@ -213,6 +215,7 @@ impl Group {
             Group::Secp256r1 => KxGroup::Secp256r1,
             Group::Secp256r1mlkem768 => KxGroup::Secp256r1mlkem768,
             Group::Secp384r1 => KxGroup::Secp384r1,
+            Group::X448 => KxGroup::X448,
             Group::Secp521r1 => KxGroup::Secp521r1,
         }
     }

@@ -166,6 +166,7 @@ pub enum KxGroup {
     Secp521r1,
     X25519Mlkem768,
     Secp256r1Mlkem768,
+    X448,
 }
 
 /// Where 0-RTT early data stands (WIT `early-data-status`).

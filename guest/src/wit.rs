@@ -430,6 +430,7 @@ enum_map!(group_in, group_out, wtypes::KxGroup, types::KxGroup, [
     Secp521r1 <=> Secp521r1,
     X25519mlkem768 <=> X25519Mlkem768,
     Secp256r1mlkem768 <=> Secp256r1Mlkem768,
+    X448 <=> X448,
 ]);
 
 enum_map!(suite_in, suite_out, wtypes::CipherSuite, types::CipherSuite, [

@@ -48,6 +48,7 @@ impl KxGroup {
             KxGroup::Secp521r1 => "secp521r1",
             KxGroup::X25519mlkem768 => "x25519mlkem768",
             KxGroup::Secp256r1mlkem768 => "secp256r1mlkem768",
+            KxGroup::X448 => "x448",
         }
     }
 }

@@ -298,7 +298,7 @@ const SUITES = [
   'tls-ecdhe-ecdsa-with-aes-128-gcm-sha256', 'tls-ecdhe-rsa-with-aes-128-gcm-sha256',
   'tls-ecdhe-ecdsa-with-aes-256-gcm-sha384', 'tls-ecdhe-rsa-with-aes-256-gcm-sha384',
 ];
-const GROUPS = ['x25519', 'secp256r1', 'secp384r1', 'secp521r1', 'x25519mlkem768', 'secp256r1mlkem768'];
+const GROUPS = ['x25519', 'secp256r1', 'secp384r1', 'secp521r1', 'x25519mlkem768', 'secp256r1mlkem768', 'x448'];
 const CLIENT_AUTH = ['none', 'optional', 'required'];
 const SIZING = ['default', 'prefer-throughput', 'prefer-low-latency'];
 const ALERT_POLICY = ['rfc', 's2n'];

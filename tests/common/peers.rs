@@ -83,11 +83,11 @@ impl fmt::Display for Case {
 /// The matrix each (peer, role) runs: every suite the component offers at least once per
 /// version, every group in each version, both certificate kinds, and client certificates on
 /// and off. The full cross product would be 96 handshakes per (peer, role); this covers each
-/// dimension in 10.
+/// dimension in 12.
 pub fn matrix() -> Vec<Case> {
     use CertKind::{Ecdsa, Rsa};
     use CipherSuite as S;
-    use KxGroup::{Secp256r1, Secp384r1, Secp521r1, X25519};
+    use KxGroup::{Secp256r1, Secp384r1, Secp521r1, X448, X25519};
     use ProtocolVersion::{Tls12, Tls13};
     let case = |version, suite, group, cert, client_cert| Case {
         version,
@@ -102,6 +102,7 @@ pub fn matrix() -> Vec<Case> {
         case(Tls13, S::Tls13Aes128GcmSha256, Secp256r1, Rsa, true),
         case(Tls13, S::Tls13Aes256GcmSha384, Secp384r1, Ecdsa, true),
         case(Tls13, S::Tls13Aes256GcmSha384, Secp521r1, Rsa, false),
+        case(Tls13, S::Tls13Chacha20Poly1305Sha256, X448, Rsa, true),
         // TLS 1.2: ECDHE-ECDSA suites need the ECDSA certificate, ECDHE-RSA the RSA one.
         case(
             Tls12,
@@ -132,6 +133,13 @@ pub fn matrix() -> Vec<Case> {
             true,
         ),
         case(Tls12, S::TlsEcdheRsaWithAes128GcmSha256, X25519, Rsa, false),
+        case(
+            Tls12,
+            S::TlsEcdheEcdsaWithChacha20Poly1305Sha256,
+            X448,
+            Ecdsa,
+            false,
+        ),
         case(
             Tls12,
             S::TlsEcdheRsaWithAes256GcmSha384,

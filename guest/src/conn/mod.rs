@@ -22,11 +22,6 @@ use early_data::EarlyData;
 use records::{RecordLimits, RecordReader};
 use sizing::{MIN_SEND_BUFFER, Sizing};
 
-/// The outer content type of every TLS 1.3 record after the handshake.
-const APPLICATION_DATA: u8 = 23;
-/// unexpected_message: the alert for a plaintext record where only protected ones belong.
-const UNEXPECTED_MESSAGE: u8 = 10;
-
 /// A validated configuration, shared by the connections made from it.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -205,8 +200,9 @@ impl<S: Socket> Connection<S> {
         u64::try_from(self.blinding.remaining().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Sends a KeyUpdate at the next send (s2n_connection_request_key_update, R64). The
-    /// engine always asks the peer to update too (rustls sends `update_requested`).
+    /// Sends a KeyUpdate at the next send, one however often asked before it goes out
+    /// (s2n_connection_request_key_update, R64). The engine always asks the peer to update
+    /// too (rustls sends `update_requested`).
     pub fn request_key_update(&mut self) -> Result<(), Error> {
         if self.session.version() != Some(ProtocolVersion::Tls13) || self.session.is_handshaking() {
             return Err(Error::usage(
@@ -249,23 +245,6 @@ impl<S: Socket> Connection<S> {
 
     /// Feeds one record to the engine; a failure ends the connection.
     fn feed(&mut self, record: &[u8]) -> Result<(), Error> {
-        let tls13_traffic = self.session.version() == Some(ProtocolVersion::Tls13)
-            && !self.session.is_handshaking();
-        if tls13_traffic && record[0] != APPLICATION_DATA {
-            // Once TLS 1.3 traffic keys are in use every record is application_data on the
-            // outside; a plaintext alert or CCS is a bad message (R51, T46).
-            let error = Error::new(
-                ErrorKind::Protocol,
-                "bad-message",
-                format!(
-                    "plaintext record of type {} after the TLS 1.3 handshake",
-                    record[0]
-                ),
-            )
-            .with_alert(UNEXPECTED_MESSAGE);
-            self.session.fail_with_alert(UNEXPECTED_MESSAGE);
-            return Err(self.failed_with(error));
-        }
         self.session.feed_record(record).map_err(|e| {
             if e.kind == ErrorKind::Alert {
                 self.alert_received = e.alert;

@@ -1,5 +1,5 @@
-//! Ephemeral key exchange: X25519 (x25519-dalek) and ECDH on P-256 / P-384 / P-521 (p256,
-//! p384, p521).
+//! Ephemeral key exchange: X25519 (x25519-dalek), X448 (x448) and ECDH on P-256 / P-384 /
+//! P-521 (p256, p384, p521).
 
 use core::fmt;
 
@@ -12,6 +12,8 @@ use rustls::{Error, NamedGroup, PeerMisbehaved};
 
 /// Ephemeral X25519 (RFC 7748).
 pub static X25519: &dyn SupportedKxGroup = &X25519Group;
+/// Ephemeral X448 (RFC 7748).
+pub static X448: &dyn SupportedKxGroup = &X448Group;
 /// Ephemeral ECDH on secp256r1 (NIST P-256).
 pub static SECP256R1: &dyn SupportedKxGroup = &P256Group;
 /// Ephemeral ECDH on secp384r1 (NIST P-384).
@@ -72,6 +74,60 @@ impl ActiveKeyExchange for X25519Exchange {
 
     fn group(&self) -> NamedGroup {
         NamedGroup::X25519
+    }
+}
+
+struct X448Group;
+
+impl fmt::Debug for X448Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.name().fmt(f)
+    }
+}
+
+impl SupportedKxGroup for X448Group {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        let mut scalar = Zeroizing::new([0u8; 56]);
+        getrandom::fill(scalar.as_mut_slice()).map_err(|_| GetRandomFailed)?;
+        Ok(x448_exchange(*scalar))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::X448
+    }
+}
+
+/// The exchange for the private scalar `scalar` (clamped here); known answers use it too.
+pub(crate) fn x448_exchange(scalar: [u8; 56]) -> Box<dyn ActiveKeyExchange> {
+    let secret = x448::StaticSecret::from(scalar);
+    let public = x448::PublicKey::from(&secret);
+    Box::new(X448Exchange { secret, public })
+}
+
+struct X448Exchange {
+    // Zeroised on drop by x448; used once, like an ephemeral secret.
+    secret: x448::StaticSecret,
+    public: x448::PublicKey,
+}
+
+impl ActiveKeyExchange for X448Exchange {
+    fn complete(self: Box<Self>, peer: &[u8]) -> Result<SharedSecret, Error> {
+        // `from_bytes` takes exactly 56 bytes and refuses the low-order points, the ones that
+        // force an all-zero secret (RFC 7748 section 6.2); the check after is belt and braces.
+        let peer = x448::PublicKey::from_bytes(peer).ok_or_else(invalid_share)?;
+        let shared = self.secret.diffie_hellman(&peer);
+        if shared.as_bytes().iter().all(|b| *b == 0) {
+            return Err(invalid_share());
+        }
+        Ok(SharedSecret::from(&shared.as_bytes()[..]))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        self.public.as_bytes()
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::X448
     }
 }
 

@@ -31,7 +31,7 @@ use rustls::crypto::{CryptoProvider, GetRandomFailed, SecureRandom, SupportedKxG
 
 pub use aead::seal_records;
 pub use hybrid::{SECP256R1MLKEM768, X25519MLKEM768};
-pub use kx::{SECP256R1, SECP384R1, SECP521R1, X25519};
+pub use kx::{SECP256R1, SECP384R1, SECP521R1, X448, X25519};
 pub use sign::load_private_key;
 pub use suites::{
     TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -57,7 +57,7 @@ pub static DEFAULT_CIPHER_SUITES: &[SupportedCipherSuite] = &[
 ];
 
 /// Every key-exchange group, in preference order: X25519MLKEM768 (post-quantum hybrid), then
-/// X25519, P-256, SecP256r1MLKEM768, P-384 and P-521.
+/// X25519, P-256, SecP256r1MLKEM768, P-384, X448 and P-521.
 ///
 /// Our ClientHello carries a key share for the first group, and for its X25519 part on its
 /// own, so a server without ML-KEM answers at once, with no HelloRetryRequest. P-521 comes
@@ -69,6 +69,7 @@ pub static DEFAULT_KX_GROUPS: &[&dyn SupportedKxGroup] = &[
     SECP256R1,
     SECP256R1MLKEM768,
     SECP384R1,
+    X448,
     SECP521R1,
 ];
 

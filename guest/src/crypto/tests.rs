@@ -406,6 +406,7 @@ fn default_suite_order_puts_chacha_first() {
             NamedGroup::secp256r1,
             NamedGroup::secp256r1MLKEM768,
             NamedGroup::secp384r1,
+            NamedGroup::X448,
             NamedGroup::secp521r1,
         ]
     );
@@ -605,9 +606,10 @@ fn every_group_both_roles_both_versions() {
             for role in [Ours::Client, Ours::Server] {
                 // Our side offers only this group; as a TLS 1.3 server restricted to a NIST
                 // curve that also exercises HelloRetryRequest (the peer guesses X25519). ring
-                // has no P-521 and no ML-KEM: for P-521 our own provider is the peer, for the
-                // hybrids aws-lc-rs.
-                let peer = if group.name() == NamedGroup::secp521r1 {
+                // has no P-521, X448 or ML-KEM: for P-521 and X448 our own provider is the
+                // peer (OpenSSL meets them in tests/interop_openssl.rs), for the hybrids
+                // aws-lc-rs.
+                let peer = if matches!(group.name(), NamedGroup::secp521r1 | NamedGroup::X448) {
                     ours()
                 } else if hybrid(*group) {
                     aws_lc()
@@ -644,6 +646,12 @@ fn malformed_key_shares_are_rejected() {
         bad.push([good.clone(), vec![0]].concat());
         if group.name() == NamedGroup::X25519 {
             bad.push(vec![0; 32]); // low-order point: all-zero shared secret
+        } else if group.name() == NamedGroup::X448 {
+            // The points of small order (0, 1 and p - 1): all-zero shared secrets.
+            bad.push(vec![0; 56]);
+            bad.push([vec![1], vec![0; 55]].concat());
+            let half = [vec![0xfe], vec![0xff; 27]].concat(); // 2^224 - 2
+            bad.push([half.clone(), half].concat());
         } else {
             let mut compressed = vec![0x02];
             compressed.extend_from_slice(&good[1..good.len() / 2 + 1]);
@@ -1587,6 +1595,46 @@ fn p521_key_exchange_agrees_and_rejects_bad_shares() {
             "accepted {what}"
         );
     }
+}
+
+/// X448 through our exchange (RFC 7748): the first scalar-multiplication vector of §5.2,
+/// and Alice's and Bob's keys and shared secret of §6.2.
+#[test]
+fn kat_x448_rfc7748() {
+    let array = |hex: &str| <[u8; 56]>::try_from(unhex(hex)).unwrap();
+    let scalar = array(
+        "3d262fddf9ec8e88495266fea19a34d28882acef045104d0d1aae121700a779c984c24f8cdd78fbff44943eba368f54b29259a4f1c600ad3",
+    );
+    let u = unhex(
+        "06fce640fa3487bfda5f6cf2d5263f8aad88334cbd07437f020f08f9814dc031ddbdc38c19c6da2583fa5429db94ada18aa7a7fb4ef8a086",
+    );
+    let out = kx::x448_exchange(scalar).complete(&u).unwrap();
+    assert_eq!(
+        out.secret_bytes(),
+        unhex(
+            "ce3e4ff95a60dc6697da1db1d85e6afbdf79b50a2412d7546d5f239fe14fbaadeb445fc66a01b0779d98223961111e21766282f73dd96b6f"
+        )
+    );
+
+    let alice = kx::x448_exchange(array(
+        "9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28dd9c9baf574a9419744897391006382a6f127ab1d9ac2d8c0a598726b",
+    ));
+    let bob = kx::x448_exchange(array(
+        "1c306a7ac2a0e2e0990b294470cba339e6453772b075811d8fad0d1d6927c120bb5ee8972b0d3e21374c9c921b09d1b0366f10b65173992d",
+    ));
+    let alice_pub = unhex(
+        "9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c22c5d9bbc836647241d953d40c5b12da88120d53177f80e532c41fa0",
+    );
+    let bob_pub = unhex(
+        "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b43027d8b972fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609",
+    );
+    assert_eq!(alice.pub_key(), alice_pub);
+    assert_eq!(bob.pub_key(), bob_pub);
+    let shared = unhex(
+        "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56fd2464c335543936521c24403085d59a449a5037514a879d",
+    );
+    assert_eq!(alice.complete(&bob_pub).unwrap().secret_bytes(), shared);
+    assert_eq!(bob.complete(&alice_pub).unwrap().secret_bytes(), shared);
 }
 
 /// ECDH between two OpenSSL-made keys gives the secret OpenSSL derived, and our exchange

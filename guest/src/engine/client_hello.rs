@@ -1,17 +1,124 @@
-//! A read of the one ClientHello fact rustls keeps to itself: whether the client offered
-//! 0-RTT early data. A server that does not take it must skip the client's early records
-//! (RFC 8446 §4.2.10), and only then; rustls's own skipping counts each skipped record twice
-//! when records are fed one at a time.
+//! What a server reads in a ClientHello before rustls answers it:
+//!
+//! - whether the client offered 0-RTT early data, which rustls keeps to itself. A server that
+//!   does not take it must skip the client's early records (RFC 8446 §4.2.10), and only then;
+//!   rustls's own skipping counts each skipped record twice when records are fed one at a time;
+//! - whether a TLS 1.3 handshake could sign at all: with no signature scheme in common the
+//!   handshake must fail with handshake_failure before any ServerHello (RFC 8446 §4.4.2.2,
+//!   §4.2.3), where rustls finds out only when it signs, after its ServerHello.
 
+use std::sync::Arc;
+
+use rustls::SignatureScheme;
+use rustls::sign::SigningKey;
+
+/// The signature_algorithms extension (RFC 8446 §4.2.3).
+const SIGNATURE_ALGORITHMS: u16 = 13;
+/// The pre_shared_key extension (RFC 8446 §4.2.11).
+const PRE_SHARED_KEY: u16 = 41;
 /// The early_data extension (RFC 8446 §4.2.10).
 const EARLY_DATA: u16 = 42;
+/// The supported_versions extension (RFC 8446 §4.2.1).
+const SUPPORTED_VERSIONS: u16 = 43;
+/// TLS 1.3's version number.
+const TLS13: u16 = 0x0304;
 /// The ClientHello handshake message type.
 const CLIENT_HELLO: u8 = 1;
 
 /// Whether `hello` — the handshake bytes of a complete ClientHello message, header included —
 /// carries the early_data extension. Malformed input is simply "no": rustls judges it.
 pub fn offers_early_data(hello: &[u8]) -> bool {
-    extension_types(hello).is_some_and(|types| types.contains(&EARLY_DATA))
+    extensions(hello).is_some_and(|exts| exts.iter().any(|(typ, _)| *typ == EARLY_DATA))
+}
+
+/// What a server signs its handshakes with.
+#[derive(Clone)]
+pub struct Signing {
+    key: Arc<dyn SigningKey>,
+    tls13: bool,
+}
+
+impl std::fmt::Debug for Signing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signing")
+            .field("algorithm", &self.key.algorithm())
+            .field("tls13", &self.tls13)
+            .finish()
+    }
+}
+
+impl Signing {
+    /// A server's signing `key`; `tls13` says whether the server speaks TLS 1.3.
+    pub fn new(key: Arc<dyn SigningKey>, tls13: bool) -> Self {
+        Signing { key, tls13 }
+    }
+
+    /// Whether `hello` (a complete ClientHello message) leads to a TLS 1.3 handshake that
+    /// must sign and cannot: the client offers TLS 1.3 and no pre-shared key, and none of the
+    /// schemes it accepts in TLS 1.3 is one the key signs with. Malformed input is "no":
+    /// rustls judges it. (In TLS 1.2 rustls chooses the scheme before its ServerHello goes
+    /// out; the engine names that failure, see `errors`.)
+    pub fn refuses(&self, hello: &[u8]) -> bool {
+        if !self.tls13 {
+            return false;
+        }
+        let Some(exts) = extensions(hello) else {
+            return false;
+        };
+        let body = |wanted: u16| exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1);
+        let offers_tls13 = body(SUPPORTED_VERSIONS)
+            .and_then(|b| u16_list(b, false))
+            .is_some_and(|versions| versions.contains(&TLS13));
+        if !offers_tls13 || body(PRE_SHARED_KEY).is_some() {
+            return false;
+        }
+        let Some(offered) = body(SIGNATURE_ALGORITHMS).and_then(|b| u16_list(b, true)) else {
+            return false;
+        };
+        let usable: Vec<SignatureScheme> = offered
+            .into_iter()
+            .map(SignatureScheme::from)
+            .filter(allowed_in_tls13)
+            .collect();
+        self.key.choose_scheme(&usable).is_none()
+    }
+}
+
+/// The signature schemes TLS 1.3 allows in CertificateVerify (RFC 8446 §4.2.3): not
+/// PKCS#1 v1.5, SHA-1 or SHA-224, and ECDSA only with the hash that matches its curve.
+fn allowed_in_tls13(scheme: &SignatureScheme) -> bool {
+    matches!(
+        scheme,
+        SignatureScheme::ECDSA_NISTP256_SHA256
+            | SignatureScheme::ECDSA_NISTP384_SHA384
+            | SignatureScheme::ECDSA_NISTP521_SHA512
+            | SignatureScheme::RSA_PSS_SHA256
+            | SignatureScheme::RSA_PSS_SHA384
+            | SignatureScheme::RSA_PSS_SHA512
+            | SignatureScheme::ED25519
+            | SignatureScheme::ED448
+    )
+}
+
+/// A list of u16 values behind a one- or two-byte length prefix, filling the whole body.
+fn u16_list(body: &[u8], two_byte_len: bool) -> Option<Vec<u16>> {
+    let mut r = Reader(body);
+    let n = if two_byte_len {
+        usize::from(r.u16()?)
+    } else {
+        usize::from(r.u8()?)
+    };
+    let mut list = Reader(r.take(n)?);
+    // Both lists read here have a minimum length of one entry (RFC 8446 §4.2.1, §4.2.3):
+    // an empty one is malformed, a decode_error rustls sends.
+    if !r.0.is_empty() || n % 2 != 0 || n == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n / 2);
+    while !list.0.is_empty() {
+        out.push(list.u16()?);
+    }
+    Some(out)
 }
 
 /// How many handshake bytes make up the ClientHello that starts `hello`, once its 4-byte
@@ -22,7 +129,8 @@ pub fn message_len(hello: &[u8]) -> Option<usize> {
     (header[0] == CLIENT_HELLO).then_some(4 + body)
 }
 
-fn extension_types(hello: &[u8]) -> Option<Vec<u16>> {
+/// The extensions of a complete ClientHello message: (type, body) in order.
+fn extensions(hello: &[u8]) -> Option<Vec<(u16, &[u8])>> {
     let mut r = Reader(hello);
     if r.u8()? != CLIENT_HELLO {
         return None;
@@ -39,13 +147,13 @@ fn extension_types(hello: &[u8]) -> Option<Vec<u16>> {
     r.take(compression)?;
     let extensions = r.u16()?;
     let mut r = Reader(r.take(usize::from(extensions))?);
-    let mut types = Vec::new();
+    let mut exts = Vec::new();
     while !r.0.is_empty() {
-        types.push(r.u16()?);
+        let typ = r.u16()?;
         let len = r.u16()?;
-        r.take(usize::from(len))?;
+        exts.push((typ, r.take(usize::from(len))?));
     }
-    Some(types)
+    Some(exts)
 }
 
 /// Big-endian reads that fail on short input.
@@ -79,17 +187,25 @@ mod tests {
 
     /// A minimal ClientHello with the given extension types (empty bodies).
     fn hello(extensions: &[u16]) -> Vec<u8> {
+        let empty: Vec<_> = extensions.iter().map(|t| (*t, Vec::new())).collect();
+        hello_with(&empty)
+    }
+
+    /// A minimal ClientHello with the given extensions.
+    fn hello_with(extensions: &[(u16, Vec<u8>)]) -> Vec<u8> {
         let mut ext = Vec::new();
-        for t in extensions {
+        for (t, body) in extensions {
             ext.extend_from_slice(&t.to_be_bytes());
-            ext.extend_from_slice(&[0, 0]);
+            ext.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            ext.extend_from_slice(body);
         }
         let mut body = vec![3, 3];
         body.extend_from_slice(&[7; 32]);
         body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
         body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
         body.extend_from_slice(&ext);
-        let mut msg = vec![CLIENT_HELLO, 0, 0, body.len() as u8];
+        let len = body.len().to_be_bytes();
+        let mut msg = vec![CLIENT_HELLO, len[5], len[6], len[7]];
         msg.extend_from_slice(&body);
         msg
     }
@@ -108,5 +224,71 @@ mod tests {
             assert!(!offers_early_data(&full[..cut]), "cut at {cut}");
         }
         assert!(!offers_early_data(&[2, 0, 0, 0]));
+    }
+
+    /// A u16 list with a `width`-byte length prefix.
+    fn list(width: usize, values: &[u16]) -> Vec<u8> {
+        let len = (values.len() * 2).to_be_bytes();
+        let mut out = len[len.len() - width..].to_vec();
+        values.iter().for_each(|v| out.extend(v.to_be_bytes()));
+        out
+    }
+
+    /// A TLS 1.3 ClientHello accepting `schemes` (plus `more` extensions).
+    fn offering(schemes: &[u16], more: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut exts = vec![
+            (SUPPORTED_VERSIONS, list(1, &[TLS13, 0x0303])),
+            (SIGNATURE_ALGORITHMS, list(2, schemes)),
+        ];
+        exts.extend_from_slice(more);
+        hello_with(&exts)
+    }
+
+    fn p256(tls13: bool) -> Signing {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let key = crate::crypto::provider()
+            .key_provider
+            .load_private_key(der)
+            .unwrap();
+        Signing::new(key, tls13)
+    }
+
+    #[test]
+    fn refuses_a_tls13_hello_with_no_scheme_the_key_makes() {
+        let server = p256(true);
+        // ecdsa_sha1, ecdsa_sha224 (0x0303), and P-384's scheme for a P-256 key.
+        for schemes in [&[0x0203][..], &[0x0303], &[0x0203, 0x0303, 0x0503]] {
+            assert!(server.refuses(&offering(schemes, &[])), "{schemes:x?}");
+        }
+        // rsa_pkcs1_sha256 and the P-256 scheme: TLS 1.3 can sign.
+        assert!(!server.refuses(&offering(&[0x0401, 0x0403], &[])));
+    }
+
+    #[test]
+    fn leaves_other_hellos_to_rustls() {
+        let server = p256(true);
+        // A pre-shared key may resume without a signature.
+        assert!(!server.refuses(&offering(&[0x0203], &[(PRE_SHARED_KEY, vec![1])])));
+        // An empty list is malformed: decode_error, rustls's to send.
+        assert!(!server.refuses(&offering(&[], &[])));
+        // TLS 1.2 only: rustls chooses its scheme before the ServerHello itself.
+        let tls12 = hello_with(&[
+            (SUPPORTED_VERSIONS, list(1, &[0x0303])),
+            (SIGNATURE_ALGORITHMS, list(2, &[0x0203])),
+        ]);
+        assert!(!server.refuses(&tls12));
+        assert!(!p256(false).refuses(&offering(&[0x0203], &[])));
+        // Malformed or missing lists.
+        let odd = hello_with(&[
+            (SUPPORTED_VERSIONS, list(1, &[TLS13])),
+            (SIGNATURE_ALGORITHMS, vec![0, 3, 2, 3, 0]),
+        ]);
+        assert!(!server.refuses(&odd));
+        assert!(!server.refuses(&hello_with(&[(SUPPORTED_VERSIONS, list(1, &[TLS13]))])));
+        let full = offering(&[0x0203], &[]);
+        for cut in 0..full.len() {
+            assert!(!server.refuses(&full[..cut]), "cut at {cut}");
+        }
     }
 }

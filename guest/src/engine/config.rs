@@ -8,10 +8,12 @@ use rustls::server::{
     NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
     WebPkiClientVerifier,
 };
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use super::client_hello::Signing;
 use super::names::{rustls_group, rustls_suite};
 use super::pinned::{PinningClientVerifier, PinningVerifier};
 use super::protection;
@@ -35,6 +37,8 @@ pub enum EngineConfig {
     Server {
         /// Shared rustls server config.
         config: Arc<ServerConfig>,
+        /// What the server can sign with, to refuse a ClientHello before rustls answers it.
+        signing: Signing,
     },
 }
 
@@ -192,7 +196,7 @@ fn build_client(
             .with_client_auth_cert(chain, key)
             .map_err(|e| internal("bad-private-key", e))?
     };
-    config.alpn_protocols = alpn(options);
+    config.alpn_protocols = alpn(options)?;
     config.enable_early_data = options.early_data;
     Ok(EngineConfig::Client {
         config: Arc::new(config),
@@ -212,6 +216,15 @@ fn build_server(
             "a server config needs a certificate chain and private key",
         ));
     }
+    let (chain, key) = identity(options)?;
+    let identity = Arc::new(
+        CertifiedKey::from_der(chain, key, &provider)
+            .map_err(|e| internal("bad-private-key", e))?,
+    );
+    let signing = Signing::new(
+        identity.key.clone(),
+        versions.contains(&&rustls::version::TLS13),
+    );
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
         .map_err(|e| Error::usage("invalid-argument", e.to_string()))?;
@@ -241,11 +254,8 @@ fn build_server(
             )))
         }
     };
-    let (chain, key) = identity(options)?;
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| internal("bad-private-key", e))?;
-    config.alpn_protocols = alpn(options);
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(identity)));
+    config.alpn_protocols = alpn(options)?;
     // s2n sends one NewSessionTicket by default (R68); rustls would send two.
     config.send_tls13_tickets = usize::from(options.session_tickets);
     // Stateful sessions (TLS 1.2 session IDs, and TLS 1.3 tickets when they name a stored
@@ -270,6 +280,7 @@ fn build_server(
     config.ignore_client_order = true;
     Ok(EngineConfig::Server {
         config: Arc::new(config),
+        signing,
     })
 }
 
@@ -290,8 +301,24 @@ fn ticketer(keys: &[Vec<u8>]) -> Result<Arc<dyn ProducesTickets>, Error> {
     Ok(crypto::ticketer_with_keys(&keys))
 }
 
-fn alpn(options: &ConfigOptions) -> Vec<Vec<u8>> {
-    options.alpn.iter().map(|p| p.as_bytes().to_vec()).collect()
+/// The ALPN names as rustls takes them. Each is 1 to 255 bytes on the wire (RFC 7301
+/// §3.1), and the list at most 2^16 - 1 (rustls only debug-asserts this and would encode
+/// an empty name; found by fuzzing).
+fn alpn(options: &ConfigOptions) -> Result<Vec<Vec<u8>>, Error> {
+    let names: Vec<Vec<u8>> = options.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    if let Some(bad) = names.iter().find(|n| n.is_empty() || n.len() > 255) {
+        return Err(Error::usage(
+            "invalid-argument",
+            format!("an ALPN protocol name is 1 to 255 bytes, not {}", bad.len()),
+        ));
+    }
+    if names.iter().map(|n| 1 + n.len()).sum::<usize>() > usize::from(u16::MAX) {
+        return Err(Error::usage(
+            "invalid-argument",
+            "the ALPN list is longer than 65,535 bytes",
+        ));
+    }
+    Ok(names)
 }
 
 /// Our certificate chain and key.

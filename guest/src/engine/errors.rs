@@ -47,6 +47,12 @@ pub fn from_rustls(error: &TlsError) -> Error {
             certificate_error_name(cert),
             AlertDescription::from(cert.clone()),
         ),
+        // A TLS 1.2 server whose key makes none of the signature schemes the client accepts
+        // (rustls reports it as a general error, before its ServerHello goes out; RFC 5246
+        // §7.4.1.4.1). Found by fuzzing; the message is rustls's (tests/alerts.rs pins it).
+        TlsError::General(text) if text == "incompatible signing key" => {
+            protocol("handshake-failure", AlertDescription::HandshakeFailure)
+        }
         TlsError::EncryptError => Error::new(ErrorKind::Protocol, "encrypt", message),
         TlsError::HandshakeNotComplete => {
             Error::new(ErrorKind::Usage, "handshake-not-complete", message)

@@ -6,6 +6,7 @@ mod config;
 mod errors;
 mod names;
 mod pinned;
+mod plaintext;
 mod protection;
 mod session;
 mod trust;

@@ -43,13 +43,14 @@ const SUITES: [(CipherSuite, Id); 9] = [
     ),
 ];
 
-const GROUPS: [(KxGroup, NamedGroup); 6] = [
+const GROUPS: [(KxGroup, NamedGroup); 7] = [
     (KxGroup::X25519, NamedGroup::X25519),
     (KxGroup::Secp256r1, NamedGroup::secp256r1),
     (KxGroup::Secp384r1, NamedGroup::secp384r1),
     (KxGroup::Secp521r1, NamedGroup::secp521r1),
     (KxGroup::X25519Mlkem768, NamedGroup::X25519MLKEM768),
     (KxGroup::Secp256r1Mlkem768, NamedGroup::secp256r1MLKEM768),
+    (KxGroup::X448, NamedGroup::X448),
 ];
 
 /// rustls's identifier for a suite.

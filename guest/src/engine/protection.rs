@@ -10,7 +10,10 @@
 //! - keeps the current write protection and its next sequence number, so the engine can seal
 //!   an alert record itself where rustls fails without sending one;
 //! - keeps the current read protection, so the engine can tell a server's rejected 0-RTT
-//!   records (which do not open under the handshake keys) from the client's handshake;
+//!   records (which do not open under the handshake keys) from the client's handshake, and
+//!   knows when every record must arrive protected;
+//! - checks each opened record's plaintext where RFC 8446 names another alert than rustls
+//!   would send (see [`super::plaintext`]);
 //! - under the s2n alert policy, seals a fatal alert as a close_notify (R57).
 //!
 //! The crypto provider stays free of connection semantics; the wrapping costs one uncontended
@@ -31,10 +34,13 @@ use rustls::{
 
 use rustls::crypto::CipherSuiteCommon;
 
+use super::plaintext::PlaintextCheck;
 use crate::crypto;
 
 /// Alert level byte for a fatal alert.
 const FATAL: u8 = 2;
+/// The length of a TLS 1.2 Finished message's verify_data (RFC 5246 §7.4.9).
+const TLS12_VERIFY_DATA_LEN: usize = 12;
 /// The payload of a close_notify alert: level warning, description 0.
 const CLOSE_NOTIFY: [u8; 2] = [1, 0];
 
@@ -57,10 +63,19 @@ struct State {
     /// ClientKeyExchange) but used only after the ChangeCipherSpec, so until rustls first
     /// uses them an alert goes out, and a record comes in, in plaintext.
     live: (bool, bool),
+    /// Whether the read protection is TLS 1.3's (every record protected once installed).
+    reader_tls13: bool,
+    /// Handshake framing under the current read protection.
+    plaintext: Option<PlaintextCheck>,
     /// Seal fatal alerts as close_notify (the s2n alert policy).
     fatal_as_close_notify: bool,
     /// The description of the last alert sealed (before any s2n rewriting).
     last_alert: Option<u8>,
+    /// A KeyUpdate answer sealed as the last record under the previous write key. rustls
+    /// switches keys when it takes the peer's request but holds the answer back until it
+    /// next writes, and sends it ahead of whatever it seals next; so this is `None` once
+    /// anything else is sealed, and [`Protection::answer_released`] clears it.
+    held_answer: Option<Vec<u8>>,
 }
 
 thread_local! {
@@ -94,6 +109,18 @@ impl Protection {
         self.lock().last_alert.take()
     }
 
+    /// Whether records arrive under TLS 1.3 read protection: from then on each one must be
+    /// application_data on the outside (RFC 8446 §5).
+    pub fn reads_tls13(&self) -> bool {
+        let state = self.lock();
+        state.live.1 && state.reader_tls13
+    }
+
+    /// Whether no read protection exists yet (records arrive in plaintext).
+    pub fn reads_plaintext(&self) -> bool {
+        self.lock().reader.is_none()
+    }
+
     /// Whether `record` (header included) opens under the current read protection at the
     /// next sequence number, without consuming it; `None` while reads are plaintext.
     pub fn opens(&self, record: &[u8]) -> Option<bool> {
@@ -111,14 +138,20 @@ impl Protection {
         Some(decrypter.decrypt(msg, *seq).is_ok())
     }
 
+    /// Notes that rustls has released a KeyUpdate answer it held (an empty write does).
+    pub fn answer_released(&self) {
+        self.lock().held_answer = None;
+    }
+
     /// Seals an alert under the current write protection and returns the record, or `None`
-    /// while records go out in plaintext.
+    /// while records go out in plaintext. A KeyUpdate answer rustls still holds (it cannot
+    /// release one once failed) comes first: the alert is sealed under the key it announces.
     pub fn seal_alert(&self, payload: [u8; 2]) -> Option<Vec<u8>> {
         let mut encrypter = SharedEncrypter(self.state.clone());
-        let seq = {
-            let state = self.lock();
+        let (seq, answer) = {
+            let mut state = self.lock();
             match &state.writer {
-                Some((_, seq)) if state.live.0 => *seq,
+                Some((_, seq)) if state.live.0 => (*seq, state.held_answer.take()),
                 _ => return None,
             }
         };
@@ -127,7 +160,8 @@ impl Protection {
             version: ProtocolVersion::TLSv1_2,
             payload: OutboundChunks::Single(&payload),
         };
-        Some(encrypter.encrypt(msg, seq).ok()?.encode())
+        let alert = encrypter.encrypt(msg, seq).ok()?.encode();
+        Some([answer.unwrap_or_default(), alert].concat())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -154,7 +188,9 @@ pub fn cipher_suites() -> &'static [SupportedCipherSuite] {
             .iter()
             .map(|suite| match suite {
                 SupportedCipherSuite::Tls13(s) => {
-                    let aead_alg: &'static Tracked13 = Box::leak(Box::new(Tracked13(s.aead_alg)));
+                    let finished_len = s.common.hash_provider.output_len();
+                    let aead_alg: &'static Tracked13 =
+                        Box::leak(Box::new(Tracked13(s.aead_alg, finished_len)));
                     SupportedCipherSuite::Tls13(Box::leak(Box::new(Tls13CipherSuite {
                         common: common(&s.common),
                         hkdf_provider: s.hkdf_provider,
@@ -201,8 +237,13 @@ fn track_encrypter(inner: Box<dyn MessageEncrypter>, tls13: bool) -> Box<dyn Mes
     Box::new(SharedEncrypter(state))
 }
 
-/// Registers a new decrypter with the session in scope and returns the one rustls uses.
-fn track_decrypter(inner: Box<dyn MessageDecrypter>, tls13: bool) -> Box<dyn MessageDecrypter> {
+/// Registers a new decrypter with the session in scope and returns the one rustls uses;
+/// `finished_len` is the length of a Finished message read under it.
+fn track_decrypter(
+    inner: Box<dyn MessageDecrypter>,
+    tls13: bool,
+    finished_len: usize,
+) -> Box<dyn MessageDecrypter> {
     let Some(state) = current() else {
         return inner;
     };
@@ -213,6 +254,8 @@ fn track_decrypter(inner: Box<dyn MessageDecrypter>, tls13: bool) -> Box<dyn Mes
         }
         s.reader = Some((inner, 0));
         s.live.1 = tls13;
+        s.reader_tls13 = tls13;
+        s.plaintext = Some(PlaintextCheck::new(finished_len));
     }
     Box::new(SharedDecrypter(state))
 }
@@ -227,10 +270,14 @@ impl MessageDecrypter for SharedDecrypter {
         seq: u64,
     ) -> Result<InboundPlainMessage<'a>, Error> {
         let mut state = lock(&self.0);
+        let state = &mut *state;
         state.live.1 = true;
         let (decrypter, next) = state.reader.as_mut().ok_or(Error::DecryptError)?;
         let plain = decrypter.decrypt(msg, seq)?;
         *next = seq + 1;
+        if let Some(check) = &mut state.plaintext {
+            check.check(plain.typ, plain.payload)?;
+        }
         Ok(plain)
     }
 }
@@ -261,9 +308,11 @@ impl MessageEncrypter for SharedEncrypter {
         } else {
             msg
         };
+        let answer = is_key_update_answer(&msg);
         let (encrypter, next) = state.writer.as_mut().ok_or(Error::EncryptError)?;
         let record = encrypter.encrypt(msg, seq)?;
         *next = seq + 1;
+        state.held_answer = answer.then(|| record.clone().encode());
         Ok(record)
     }
 
@@ -275,8 +324,18 @@ impl MessageEncrypter for SharedEncrypter {
     }
 }
 
-/// A TLS 1.3 AEAD whose keys are reported to the session in scope.
-struct Tracked13(&'static dyn Tls13AeadAlgorithm);
+/// Whether `msg` is a KeyUpdate with update_not_requested (RFC 8446 §4.6.3), which rustls
+/// seals only to answer a request.
+fn is_key_update_answer(msg: &OutboundPlainMessage<'_>) -> bool {
+    const ANSWER: [u8; 5] = [24, 0, 0, 1, 0];
+    msg.typ == ContentType::Handshake
+        && msg.payload.len() == ANSWER.len()
+        && msg.payload.to_vec() == ANSWER
+}
+
+/// A TLS 1.3 AEAD whose keys are reported to the session in scope, with its suite's hash
+/// length (a Finished message's length).
+struct Tracked13(&'static dyn Tls13AeadAlgorithm, usize);
 
 impl Tls13AeadAlgorithm for Tracked13 {
     fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
@@ -284,7 +343,7 @@ impl Tls13AeadAlgorithm for Tracked13 {
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
-        track_decrypter(self.0.decrypter(key, iv), true)
+        track_decrypter(self.0.decrypter(key, iv), true, self.1)
     }
 
     fn key_len(&self) -> usize {
@@ -313,7 +372,7 @@ impl Tls12AeadAlgorithm for Tracked12 {
     }
 
     fn decrypter(&self, key: AeadKey, iv: &[u8]) -> Box<dyn MessageDecrypter> {
-        track_decrypter(self.0.decrypter(key, iv), false)
+        track_decrypter(self.0.decrypter(key, iv), false, TLS12_VERIFY_DATA_LEN)
     }
 
     fn key_block_shape(&self) -> KeyBlockShape {

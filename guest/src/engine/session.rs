@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
 
-use super::client_hello;
+use super::client_hello::{self, Signing};
 use super::config::EngineConfig;
 use super::errors::from_rustls;
 use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
@@ -16,9 +16,17 @@ use crate::types::{AlertPolicy, CipherSuite, Error, ErrorKind, ProtocolVersion, 
 const FATAL: u8 = 2;
 /// bad_record_mac.
 const BAD_RECORD_MAC: u8 = 20;
+/// unexpected_message.
+const UNEXPECTED_MESSAGE: u8 = 10;
+/// handshake_failure.
+const HANDSHAKE_FAILURE: u8 = 40;
 /// Record content types.
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const ALERT: u8 = 21;
 const HANDSHAKE: u8 = 22;
 const APPLICATION_DATA: u8 = 23;
+/// Length of a record header.
+const RECORD_HEADER: usize = 5;
 /// The longest ClientHello examined for early data.
 const MAX_HELLO: usize = 1 << 16;
 /// internal_error: the alert for a failure nothing more specific describes.
@@ -40,6 +48,10 @@ pub struct Session {
     protection: Protection,
     /// Alert records the engine sealed itself, sent after rustls's own output.
     own_records: Vec<u8>,
+    /// A KeyUpdate of ours is queued in rustls and not yet drained.
+    own_update_queued: bool,
+    /// Server: what it signs with, to judge the ClientHello's signature schemes.
+    signing: Option<Signing>,
     /// Server: the ClientHello's handshake bytes while it arrives.
     hello: Vec<u8>,
     /// Server: whether the ClientHello offered early data, once it is complete.
@@ -63,7 +75,7 @@ impl Session {
     pub fn new(config: &EngineConfig, policy: AlertPolicy) -> Result<Self, Error> {
         let protection = Protection::new(policy == AlertPolicy::S2n);
         let skip_left = match config {
-            EngineConfig::Server { config } if config.max_early_data_size > 0 => {
+            EngineConfig::Server { config, .. } if config.max_early_data_size > 0 => {
                 Some(config.max_early_data_size as usize)
             }
             _ => Some(DEFAULT_SKIP),
@@ -84,7 +96,7 @@ impl Session {
                     },
                 ))
             }
-            EngineConfig::Server { config } => {
+            EngineConfig::Server { config, .. } => {
                 let conn = ServerConnection::new(config.clone()).map_err(|e| from_rustls(&e))?;
                 Ok((Connection::from(conn), None))
             }
@@ -97,6 +109,11 @@ impl Session {
             key_updates: (0, 0),
             protection,
             own_records: Vec::new(),
+            own_update_queued: false,
+            signing: match config {
+                EngineConfig::Server { signing, .. } => Some(signing.clone()),
+                EngineConfig::Client { .. } => None,
+            },
             hello: Vec::new(),
             early_offered: None,
             skip_left,
@@ -114,10 +131,17 @@ impl Session {
     /// Whether records other than application data are waiting to go out (handshake,
     /// alerts, tickets, a KeyUpdate answer).
     pub fn wants_write(&mut self) -> bool {
-        // rustls holds a KeyUpdate answer back until the next write; an empty write
-        // releases it without producing a data record.
-        let _ = self.scoped(|c| c.writer().write(&[]));
+        self.release_key_update();
         self.conn.wants_write() || !self.own_records.is_empty()
+    }
+
+    /// Moves a KeyUpdate answer rustls holds back until the next write into its outgoing
+    /// records: an empty write releases it without producing a data record.
+    fn release_key_update(&mut self) {
+        // A failed rustls refuses every write; [`Protection::seal_alert`] sends the answer.
+        if self.scoped(|c| c.writer().write(&[])).is_ok() {
+            self.protection.answer_released();
+        }
     }
 
     /// KeyUpdates sent and received so far (s2n_connection_get_key_update_counts). A
@@ -152,6 +176,7 @@ impl Session {
 
     /// Appends every record ready to go (handshake, alerts, tickets, KeyUpdate) to `out`.
     pub fn drain_outgoing(&mut self, out: &mut Vec<u8>) {
+        self.own_update_queued = false;
         while self.conn.wants_write() {
             // Writing into a Vec cannot fail.
             if self.conn.write_tls(out).is_err() {
@@ -169,6 +194,11 @@ impl Session {
     }
 
     fn queue_alert(&mut self, payload: [u8; 2]) {
+        // rustls switches write keys when it takes a KeyUpdate request but holds the answer
+        // back until its next write; the alert is sealed under the new keys, so the answer
+        // must reach the peer first (drain_outgoing sends rustls's records before ours).
+        // Found by fuzzing (fuzz/regressions/calls/alert-after-a-held-key-update-answer).
+        self.release_key_update();
         match self.protection.seal_alert(payload) {
             Some(record) => self.own_records.extend_from_slice(&record),
             None => self
@@ -183,23 +213,31 @@ impl Session {
     }
 
     /// Server: notes the ClientHello's bytes as they arrive, to learn whether it offers early
-    /// data.
-    fn note_client_hello(&mut self, record: &[u8]) {
+    /// data, and refuses one no TLS 1.3 signature could answer.
+    fn note_client_hello(&mut self, record: &[u8]) -> Result<(), Error> {
         if self.is_client() || record[0] != HANDSHAKE {
-            return;
+            return Ok(());
         }
         if self.early_offered.is_some() {
             // A plaintext handshake record after the whole ClientHello: the second one,
             // after a HelloRetryRequest (or something rustls will refuse). No early data
             // follows it.
             self.skip_left = None;
-            return;
+            return Ok(());
         }
-        self.hello.extend_from_slice(&record[5..]);
+        self.hello.extend_from_slice(&record[RECORD_HEADER..]);
         match client_hello::message_len(&self.hello) {
             Some(len) if self.hello.len() >= len => {
-                self.early_offered = Some(client_hello::offers_early_data(&self.hello[..len]));
-                self.hello = Vec::new();
+                let hello = std::mem::take(&mut self.hello);
+                let hello = &hello[..len];
+                self.early_offered = Some(client_hello::offers_early_data(hello));
+                if self.signing.as_ref().is_some_and(|s| s.refuses(hello)) {
+                    return Err(self.refuse(
+                        HANDSHAKE_FAILURE,
+                        "handshake-failure",
+                        "the client accepts no TLS 1.3 signature scheme the server's key makes",
+                    ));
+                }
             }
             Some(len) if len <= MAX_HELLO => {}
             // Not a ClientHello, or absurdly long: rustls will judge it.
@@ -208,6 +246,57 @@ impl Session {
                 self.hello = Vec::new();
             }
         }
+        Ok(())
+    }
+
+    /// Judges a record by its outside where rustls would send another alert:
+    ///
+    /// - once TLS 1.3 protects the records read, each is application_data outside (RFC 8446
+    ///   §5), save a ChangeCipherSpec during the handshake (middlebox compatibility, §D.4) and
+    ///   a plaintext alert from a peer that failed before it had keys, which is its alert
+    ///   (as OpenSSL takes it); anything else is unexpected_message, where rustls would try
+    ///   to open it and send bad_record_mac (R51);
+    /// - a Handshake or Alert record with no content is unexpected_message (§5.1), where
+    ///   rustls sends decode_error (protected ones are checked once opened).
+    fn check_outside(&mut self, record: &[u8]) -> Result<(), Error> {
+        let typ = record[0];
+        let body = &record[RECORD_HEADER..];
+        if self.protection.reads_tls13() {
+            let handshaking = self.conn.is_handshaking();
+            return match typ {
+                APPLICATION_DATA => Ok(()),
+                CHANGE_CIPHER_SPEC if handshaking => Ok(()),
+                ALERT if handshaking && body.len() == 2 => Err(Error::new(
+                    ErrorKind::Alert,
+                    "alert",
+                    format!(
+                        "received an unprotected alert {} during the handshake",
+                        body[1]
+                    ),
+                )
+                .with_alert(body[1])),
+                _ => Err(self.refuse(
+                    UNEXPECTED_MESSAGE,
+                    "bad-message",
+                    format!("unprotected record of type {typ} where TLS 1.3 protects every record"),
+                )),
+            };
+        }
+        if body.is_empty() && matches!(typ, ALERT | HANDSHAKE) && self.protection.reads_plaintext()
+        {
+            return Err(self.refuse(
+                UNEXPECTED_MESSAGE,
+                "unexpected-message",
+                format!("empty record of type {typ}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues the fatal `alert` for a record the engine refuses and returns the error.
+    fn refuse(&mut self, alert: u8, name: &'static str, message: impl Into<String>) -> Error {
+        self.fail_with_alert(alert);
+        Error::new(ErrorKind::Protocol, name, message).with_alert(alert)
     }
 
     /// Server: whether `record` is rejected 0-RTT data to drop unseen by rustls. It is when
@@ -234,29 +323,26 @@ impl Session {
             }
             Some(false) => {}
         }
-        let payload = (record.len() - 5).saturating_sub(TLS13_RECORD_OVERHEAD);
+        let payload = (record.len() - RECORD_HEADER).saturating_sub(TLS13_RECORD_OVERHEAD);
         match self.skip_left.and_then(|left| left.checked_sub(payload)) {
             Some(left) => {
                 self.skip_left = Some(left);
                 Ok(true)
             }
-            None => {
-                // More than the allowance, or no more early data: a record that fails
-                // authentication.
-                self.fail_with_alert(BAD_RECORD_MAC);
-                Err(Error::new(
-                    ErrorKind::Protocol,
-                    "decrypt",
-                    "rejected early data beyond the allowance, or a record that does not open",
-                )
-                .with_alert(BAD_RECORD_MAC))
-            }
+            // More than the allowance, or no more early data: a record that fails
+            // authentication.
+            None => Err(self.refuse(
+                BAD_RECORD_MAC,
+                "decrypt",
+                "rejected early data beyond the allowance, or a record that does not open",
+            )),
         }
     }
 
     /// Processes one complete record (header included).
     pub fn feed_record(&mut self, record: &[u8]) -> Result<(), Error> {
-        self.note_client_hello(record);
+        self.check_outside(record)?;
+        self.note_client_hello(record)?;
         if self.skips(record)? {
             return Ok(());
         }
@@ -389,10 +475,16 @@ impl Session {
         self.peer_closed
     }
 
-    /// Queues a KeyUpdate (which also asks the peer to update).
+    /// Queues a KeyUpdate (which also asks the peer to update), unless one is still queued:
+    /// like s2n's pending flag, requests before it goes out make one KeyUpdate (R64).
     pub fn refresh_traffic_keys(&mut self) -> Result<(), Error> {
+        if self.own_update_queued {
+            return Ok(());
+        }
         self.scoped(|c| c.refresh_traffic_keys())
-            .map_err(|e| from_rustls(&e))
+            .map_err(|e| from_rustls(&e))?;
+        self.own_update_queued = true;
+        Ok(())
     }
 
     /// Queues a close_notify alert.
