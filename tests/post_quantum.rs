@@ -165,13 +165,14 @@ fn openssl_3_0_without_ml_kem_gets_x25519_with_one_client_hello() {
         "{page}"
     );
     // `-msg` logs each handshake message: one ClientHello (so no retry), whose supported
-    // groups start with X25519MLKEM768 (11 ec) and X25519 (00 1d).
+    // groups (extension 00 0a, seven groups) start with X25519MLKEM768 (11 ec) and X25519
+    // (00 1d).
     let log = server.output();
     assert_eq!(log.matches("], ClientHello").count(), 1, "{log}");
     // (The hex dump's lines are joined by " | " and indented: join the bytes back up.)
     let bytes = log.replace(" |     ", " ");
     assert!(
-        bytes.contains("00 0c 11 ec 00 1d"),
+        bytes.contains("00 0a 00 10 00 0e 11 ec 00 1d"),
         "supported groups: {log}"
     );
 }
