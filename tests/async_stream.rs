@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
+use rustls::client::Tls12Resumption;
 use tlsbox::{Config, Limits, Runtime, TlsAcceptor, TlsConnector, TlsStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -577,13 +578,90 @@ async fn a_failed_handshake_closes_after_its_alert_without_a_reset() {
     assert!(end.is_ok(), "EOF after the alert, not {end:?}");
 }
 
+/// A byte stream that keeps a copy of everything read from it.
+struct Recording {
+    inner: DuplexStream,
+    read: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl AsyncRead for Recording {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.read
+            .lock()
+            .unwrap()
+            .extend_from_slice(&buf.filled()[before..]);
+        polled
+    }
+}
+
+impl AsyncWrite for Recording {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The ticket length of each NewSessionTicket a TLS 1.2 server sent in `flight` (they come
+/// before its ChangeCipherSpec, in plaintext; a TLS 1.3 server's are encrypted).
+fn tls12_ticket_lengths(flight: &[u8]) -> Vec<usize> {
+    let handshake: Vec<u8> = common::records(flight)
+        .into_iter()
+        .take_while(|record| record[0] != 20)
+        .filter(|record| record[0] == 22)
+        .flat_map(|record| record[5..].to_vec())
+        .collect();
+    let mut lengths = Vec::new();
+    let mut rest = &handshake[..];
+    while rest.len() >= 4 {
+        let len =
+            4 + usize::from(u16::from_be_bytes([rest[2], rest[3]])) + (usize::from(rest[1]) << 16);
+        let (message, tail) = rest.split_at(len.min(rest.len()));
+        // new_session_ticket: lifetime hint (4 bytes), then the ticket with a 2-byte length.
+        if message[0] == 4 && message.len() >= 10 {
+            lengths.push(usize::from(u16::from_be_bytes([message[8], message[9]])));
+        }
+        rest = tail;
+    }
+    lengths
+}
+
+/// What the client saw of one connection: whether it resumed (client and server agreeing),
+/// and the ticket length of each TLS 1.2 NewSessionTicket the server sent.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    resumed: bool,
+    tls12_tickets: Vec<usize>,
+}
+
 /// Three connections of a native tokio-rustls client (`client`) to `acceptor`, each in an
-/// instance of its own; whether each resumed (client and server agreeing).
-async fn resumptions(acceptor: &TlsAcceptor, client: Arc<rustls::ClientConfig>) -> Vec<bool> {
+/// instance of its own.
+async fn connections(acceptor: &TlsAcceptor, client: Arc<rustls::ClientConfig>) -> Vec<Seen> {
     let connector = tokio_rustls::TlsConnector::from(client);
-    let mut resumed = Vec::new();
+    let mut seen = Vec::new();
     for _ in 0..3 {
         let (ours, theirs) = tokio::io::duplex(64 << 10);
+        let ours = Recording {
+            inner: ours,
+            read: Arc::default(),
+        };
+        let from_server = ours.read.clone();
         let acceptor = acceptor.clone();
         let server = tokio::spawn(async move {
             let mut tls = acceptor.accept(theirs).await.unwrap();
@@ -610,9 +688,18 @@ async fn resumptions(acceptor: &TlsAcceptor, client: Arc<rustls::ClientConfig>) 
             tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let server_resumed = timeout(LIMIT, server).await.unwrap().unwrap();
         assert_eq!(client_resumed, server_resumed);
-        resumed.push(server_resumed);
+        seen.push(Seen {
+            resumed: server_resumed,
+            tls12_tickets: tls12_ticket_lengths(&from_server.lock().unwrap()),
+        });
     }
-    resumed
+    seen
+}
+
+/// Whether each of three connections (as [`connections`]) resumed.
+async fn resumptions(acceptor: &TlsAcceptor, client: Arc<rustls::ClientConfig>) -> Vec<bool> {
+    let seen = connections(acceptor, client).await;
+    seen.into_iter().map(|seen| seen.resumed).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -626,7 +713,7 @@ async fn an_acceptor_without_ticket_keys_resumes_sessions_across_connections() {
 }
 
 /// A native TLS 1.2 client resuming by `how`.
-fn tls12_client(how: rustls::client::Tls12Resumption) -> Arc<rustls::ClientConfig> {
+fn tls12_client(how: Tls12Resumption) -> Arc<rustls::ClientConfig> {
     let mut config = (*common::native_client(pki(), ring_provider(None))).clone();
     config.resumption = rustls::client::Resumption::in_memory_sessions(8).tls12_resumption(how);
     Arc::new(config)
@@ -638,20 +725,30 @@ async fn tls12_sessions_resume_across_connections_by_ticket_and_by_session_id() 
     // session IDs through the host's session store (sealed). Tickets off: neither.
     let tls12 = server_config(pki()).versions(&[tlsbox::ProtocolVersion::Tls12]);
     let acceptor = TlsAcceptor::new(&runtime(), tls12.clone());
-    for how in [
-        rustls::client::Tls12Resumption::SessionIdOrTickets,
-        rustls::client::Tls12Resumption::SessionIdOnly,
-    ] {
-        assert_eq!(
-            resumptions(&acceptor, tls12_client(how)).await,
-            [false, true, true],
-            "{how:?}"
-        );
-    }
+    // A full handshake issues a ticket; a resumption from it sends an empty NewSessionTicket
+    // (RFC 5077 §3.3), so the client keeps the ticket it has and the third connection
+    // resumes from the same one.
+    let seen = connections(&acceptor, tls12_client(Tls12Resumption::SessionIdOrTickets)).await;
+    let tickets: Vec<_> = seen.iter().map(|s| s.tls12_tickets.as_slice()).collect();
+    assert_eq!(
+        seen.iter().map(|s| s.resumed).collect::<Vec<_>>(),
+        [false, true, true]
+    );
+    assert!(matches!(tickets[0], [n] if *n > 0), "{tickets:?}");
+    assert_eq!(tickets[1..], [[0], [0]]);
+    // Without the extension no ticket at all; the session ID resumes.
+    let seen = connections(&acceptor, tls12_client(Tls12Resumption::SessionIdOnly)).await;
+    assert_eq!(
+        seen,
+        [false, true, true].map(|resumed| Seen {
+            resumed,
+            tls12_tickets: Vec::new()
+        })
+    );
     let no_tickets = TlsAcceptor::new(&runtime(), tls12.session_tickets(0));
     for how in [
-        rustls::client::Tls12Resumption::SessionIdOrTickets,
-        rustls::client::Tls12Resumption::SessionIdOnly,
+        Tls12Resumption::SessionIdOrTickets,
+        Tls12Resumption::SessionIdOnly,
     ] {
         assert_eq!(
             resumptions(&no_tickets, tls12_client(how)).await,

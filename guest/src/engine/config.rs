@@ -17,6 +17,7 @@ use super::client_hello::Signing;
 use super::names::{rustls_group, rustls_suite};
 use super::pinned::{PinningClientVerifier, PinningVerifier};
 use super::protection;
+use super::tickets::KeepResumedTickets;
 use super::trust::{AnchorSource, ServerVerifier};
 use zeroize::Zeroizing;
 
@@ -274,7 +275,7 @@ fn build_server(
     } else if options.session_tickets > 0 {
         // Stateless tickets sealed under the caller's keys, so instances and restarts with
         // the same keys resume each other's sessions (TLS 1.3, and TLS 1.2 clients that ask).
-        config.ticketer = ticketer(&options.ticket_keys)?;
+        config.ticketer = Arc::new(KeepResumedTickets(ticketer(&options.ticket_keys)?));
     }
     // Our order decides (as in s2n): ChaCha20-Poly1305 first is what keeps a wasm server fast.
     config.ignore_client_order = true;

@@ -9,6 +9,7 @@ mod pinned;
 mod plaintext;
 mod protection;
 mod session;
+mod tickets;
 mod trust;
 
 pub use config::{EngineConfig, HostStores, SessionStore};

@@ -10,6 +10,7 @@ use super::config::EngineConfig;
 use super::errors::from_rustls;
 use super::names::{group_from_rustls, suite_from_rustls, version_from_rustls};
 use super::protection::Protection;
+use super::tickets;
 use crate::types::{AlertPolicy, CipherSuite, Error, ErrorKind, ProtocolVersion, SessionInfo};
 
 /// Alert level byte of a fatal alert.
@@ -157,7 +158,7 @@ impl Session {
         let after_handshake = !self.conn.is_handshaking();
         let (enc, dec) = self.protection.tls13_installs();
         let conn = &mut self.conn;
-        let out = self.protection.scope(|| f(conn));
+        let out = tickets::scope(|| self.protection.scope(|| f(conn)));
         if after_handshake {
             let (enc2, dec2) = self.protection.tls13_installs();
             let add = |count: u8, n: u64| count.saturating_add(u8::try_from(n).unwrap_or(u8::MAX));
