@@ -22,8 +22,8 @@ use tlsbox::{AlertPolicy, CipherSuite, Config, ErrorKind};
 use tlsbox_test_support::scripted::{Direction, Step};
 
 use common::{
-    MemPair, client_config, native_client, native_client_with_identity, native_server, pki,
-    records, ring_provider, server_config,
+    AnyCert, MemPair, client_config, native_client, native_client_with_identity, native_server,
+    pki, records, ring_provider, server_config,
 };
 
 const BAD_RECORD_MAC: u8 = 20;
@@ -759,46 +759,6 @@ fn client_unencrypted_finished_after_the_server_hello_gets_unexpected_message() 
     );
 }
 
-/// A certificate verifier that accepts anything and asks for exactly `schemes`: what a
-/// client offering only those signature algorithms looks like.
-#[derive(Debug)]
-struct OnlySchemes(Vec<rustls::SignatureScheme>);
-
-impl rustls::client::danger::ServerCertVerifier for OnlySchemes {
-    fn verify_server_cert(
-        &self,
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &[rustls_pki_types::CertificateDer<'_>],
-        _: &rustls_pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.clone()
-    }
-}
-
 #[test]
 fn server_refuses_a_client_with_no_usable_signature_scheme_before_its_server_hello() {
     // RFC 8446 §4.4.2.2: the server's key (P-256) cannot sign with what the client accepts
@@ -827,7 +787,7 @@ fn server_refuses_a_client_with_no_usable_signature_scheme_before_its_server_hel
             .with_protocol_versions(versions)
             .unwrap()
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(OnlySchemes(schemes.clone())))
+            .with_custom_certificate_verifier(Arc::new(AnyCert(schemes.clone())))
             .with_no_client_auth();
         let mut pair = MemPair::server(&server_config(pki()), Arc::new(client));
         let hello = pair.peer_output();
@@ -856,7 +816,7 @@ fn server_signs_when_one_scheme_fits() {
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(OnlySchemes(vec![
+        .with_custom_certificate_verifier(Arc::new(AnyCert(vec![
             S::ECDSA_SHA1_Legacy,
             S::ECDSA_NISTP256_SHA256,
         ])))

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tlsbox::{Config, Connection, IoError, Limits, Runtime, Transport};
 use tlsbox_test_support::ScriptedTransport;
 
-use common::{MemPair, client_config, native_client, native_server, pki, ring_provider};
+use common::{AnyCert, MemPair, client_config, native_client, native_server, pki, ring_provider};
 
 /// A deadline far shorter than the waits below.
 const SHORT: Duration = Duration::from_millis(40);
@@ -79,7 +79,7 @@ fn a_runaway_guest_call_is_stopped_and_ends_only_its_own_instance() {
     let mut client = (*native_client(pki(), ring_provider(None))).clone();
     client
         .dangerous()
-        .set_certificate_verifier(Arc::new(AnyCert));
+        .set_certificate_verifier(Arc::new(AnyCert::all_schemes()));
     let mut pair = MemPair::server_from_parts(conn, wire, Arc::new(client));
     let err = pair.handshake().unwrap_err();
     assert!(err.contains("trap"), "{err}");
@@ -92,45 +92,4 @@ fn a_runaway_guest_call_is_stopped_and_ends_only_its_own_instance() {
     healthy.handshake().expect("a healthy neighbour");
     healthy.peer_send(b"fine");
     assert_eq!(healthy.recv_exact(4), b"fine");
-}
-
-/// Accepts any server certificate: the test is about the server's signing time.
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &[rustls_pki_types::CertificateDer<'_>],
-        _: &rustls_pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        ring_provider(None)
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }

@@ -127,6 +127,58 @@ fn native_client_builder(
         .with_root_certificates(roots)
 }
 
+/// A native client's certificate verifier that accepts any certificate and signature and
+/// asks for exactly the schemes it holds: for tests about something other than verification,
+/// or about which schemes a client offers.
+#[derive(Debug)]
+pub struct AnyCert(pub Vec<rustls::SignatureScheme>);
+
+impl AnyCert {
+    /// Asking for every scheme ring verifies.
+    pub fn all_schemes() -> Self {
+        AnyCert(
+            ring_provider(None)
+                .signature_verification_algorithms
+                .supported_schemes(),
+        )
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.clone()
+    }
+}
+
 /// The TLS records in a byte stream, each with its header, as their headers delimit them
 /// (a truncated last record is left out).
 pub fn records(mut stream: &[u8]) -> Vec<&[u8]> {
