@@ -95,16 +95,7 @@ pub fn run(data: &[u8]) {
     let transport = FuzzTransport::default();
     transport.net().tape = input.0.iter().copied().collect();
     let conn = Connection::new(runtime(), &config, transport.clone()).expect("connection");
-    let mut peer: rustls::Connection = if server {
-        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-        rustls::ClientConnection::new(fixture::native_client(None), name)
-            .expect("client")
-            .into()
-    } else {
-        rustls::ServerConnection::new(fixture::native_server(None))
-            .expect("server")
-            .into()
-    };
+    let mut peer = fixture::native_peer(server);
     let mut peer_failed = false;
     for _ in 0..MAX_OPS {
         if ops.is_empty() {

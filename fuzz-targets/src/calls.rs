@@ -227,18 +227,8 @@ pub fn outcome(data: &[u8]) -> Outcome {
         ..Net::default()
     }));
     let conn = Connection::new(&config, FuzzSocket(net.clone())).expect("connection");
-    let peer: rustls::Connection = if server {
-        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-        rustls::ClientConnection::new(fixture::native_client(None), name)
-            .expect("client")
-            .into()
-    } else {
-        rustls::ServerConnection::new(fixture::native_server(None))
-            .expect("server")
-            .into()
-    };
     // The peer buffers whatever it is given (nothing is refused for space).
-    let mut peer = peer;
+    let mut peer = fixture::native_peer(server);
     peer.set_buffer_limit(None);
     let mut run = Run {
         conn,

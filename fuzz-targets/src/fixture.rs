@@ -144,6 +144,22 @@ fn build_native_client() -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
+/// The native peer of a component in the other role: a client of the fixture CA naming
+/// "localhost" for a component server (`component_is_server`), else a server with the
+/// fixture identity.
+pub fn native_peer(component_is_server: bool) -> rustls::Connection {
+    if component_is_server {
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        rustls::ClientConnection::new(native_client(None), name)
+            .expect("client")
+            .into()
+    } else {
+        rustls::ServerConnection::new(native_server(None))
+            .expect("server")
+            .into()
+    }
+}
+
 /// Reads fuzz input front to back; past the end every read is zero.
 pub struct Input<'a>(pub &'a [u8]);
 
