@@ -170,7 +170,6 @@ impl Runtime {
         self.inner.pooled
     }
 
-    /// A fresh store and instance.
     /// A fresh store and instance; `trust` answers its `trust-store` lookups.
     pub(crate) async fn instantiate(
         &self,
@@ -225,8 +224,6 @@ impl Runtime {
     }
 }
 
-/// The engine configuration: async calls, epoch interruption, and (when `pooled`) the
-/// pooling allocator sized for [`POOL_SLOTS`] instances.
 /// wasmtime's on-disk code cache, where `TLSBOX_CODE_CACHE` (a directory, or `off`) or
 /// wasmtime's default (the user's cache directory) puts it; `None` if it cannot be set up.
 fn code_cache() -> Option<Cache> {
@@ -241,6 +238,9 @@ fn code_cache() -> Option<Cache> {
     Cache::new(config).ok()
 }
 
+/// The engine configuration: epoch interruption (the call deadline and the executor's time
+/// slices), copy-on-write memories, and (when `pooled`) the pooling allocator sized for
+/// [`POOL_SLOTS`] instances.
 fn engine_config(limits: &Limits, pooled: bool, cache: Option<Cache>) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.epoch_interruption(true);
