@@ -809,6 +809,44 @@ fn server_refuses_a_client_with_no_usable_signature_scheme_before_its_server_hel
 }
 
 #[test]
+fn server_refuses_a_key_share_for_a_group_the_client_does_not_list() {
+    // RFC 8446 §4.2.8: a client MUST NOT send a key share for a group missing from its
+    // supported_groups; the server may abort with illegal_parameter (OpenSSL does), where
+    // rustls would answer with a HelloRetryRequest for a listed group.
+    let mut pair = MemPair::server(
+        &server_config(pki()),
+        native_client(pki(), ring_provider(None)),
+    );
+    let mut hello = pair.peer_output();
+    // supported_groups: x25519, secp256r1, secp384r1; the key share is x25519's. List
+    // secp521r1 in x25519's place.
+    let groups = [0, 10, 0, 8, 0, 6, 0, 0x1d, 0, 0x17, 0, 0x18];
+    let at = hello
+        .windows(groups.len())
+        .position(|w| w == groups)
+        .expect("rustls's supported_groups");
+    hello[at + 7] = 0x19;
+    pair.wire.push_inbound(&hello);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("peer-misbehaved", Some(ILLEGAL_PARAMETER)),
+        "{err}"
+    );
+    let wire = pair.wire.take_outbound();
+    assert_eq!(
+        wire,
+        [21, 3, 3, 0, 2, 2, ILLEGAL_PARAMETER],
+        "no ServerHello first"
+    );
+    pair.peer.read_tls(&mut &wire[..]).unwrap();
+    assert_eq!(
+        pair.peer.process_new_packets().unwrap_err(),
+        rustls::Error::AlertReceived(rustls::AlertDescription::IllegalParameter)
+    );
+}
+
+#[test]
 fn server_signs_when_one_scheme_fits() {
     // The control: the P-256 scheme among unusable ones completes the handshake.
     use rustls::SignatureScheme as S;

@@ -5,13 +5,17 @@
 //!   rustls's own skipping counts each skipped record twice when records are fed one at a time;
 //! - whether a TLS 1.3 handshake could sign at all: with no signature scheme in common the
 //!   handshake must fail with handshake_failure before any ServerHello (RFC 8446 §4.4.2.2,
-//!   §4.2.3), where rustls finds out only when it signs, after its ServerHello.
+//!   §4.2.3), where rustls finds out only when it signs, after its ServerHello;
+//! - whether the client's key shares are for groups it says it supports (RFC 8446 §4.2.8),
+//!   where rustls would answer a share outside them with a HelloRetryRequest.
 
 use std::sync::Arc;
 
 use rustls::SignatureScheme;
 use rustls::sign::SigningKey;
 
+/// The supported_groups extension (RFC 8446 §4.2.7).
+const SUPPORTED_GROUPS: u16 = 10;
 /// The signature_algorithms extension (RFC 8446 §4.2.3).
 const SIGNATURE_ALGORITHMS: u16 = 13;
 /// The pre_shared_key extension (RFC 8446 §4.2.11).
@@ -20,6 +24,8 @@ const PRE_SHARED_KEY: u16 = 41;
 const EARLY_DATA: u16 = 42;
 /// The supported_versions extension (RFC 8446 §4.2.1).
 const SUPPORTED_VERSIONS: u16 = 43;
+/// The key_share extension (RFC 8446 §4.2.8).
+const KEY_SHARE: u16 = 51;
 /// TLS 1.3's version number.
 const TLS13: u16 = 0x0304;
 /// The ClientHello handshake message type.
@@ -29,6 +35,51 @@ const CLIENT_HELLO: u8 = 1;
 /// carries the early_data extension. Malformed input is simply "no": rustls judges it.
 pub fn offers_early_data(hello: &[u8]) -> bool {
     extensions(hello).is_some_and(|exts| exts.iter().any(|(typ, _)| *typ == EARLY_DATA))
+}
+
+/// Whether `hello` (a complete ClientHello message) offers TLS 1.3 with a key share for a
+/// group its supported_groups does not list. RFC 8446 §4.2.8: clients MUST NOT, and a server
+/// MAY abort with illegal_parameter, as OpenSSL does; rustls would pick a listed group and
+/// ask for it with a HelloRetryRequest. (Two shares for one group rustls refuses itself.)
+/// Malformed input is "no": rustls judges it.
+pub fn shares_outside_groups(hello: &[u8]) -> bool {
+    let Some(exts) = extensions(hello) else {
+        return false;
+    };
+    let body = |wanted: u16| exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1);
+    if !offers_tls13(body(SUPPORTED_VERSIONS)) {
+        return false;
+    }
+    let groups = body(SUPPORTED_GROUPS).and_then(|b| u16_list(b, true));
+    let shares = body(KEY_SHARE).and_then(key_share_groups);
+    match (groups, shares) {
+        (Some(groups), Some(shares)) => shares.iter().any(|group| !groups.contains(group)),
+        _ => false,
+    }
+}
+
+/// Whether a supported_versions body lists TLS 1.3.
+fn offers_tls13(supported_versions: Option<&[u8]>) -> bool {
+    supported_versions
+        .and_then(|b| u16_list(b, false))
+        .is_some_and(|versions| versions.contains(&TLS13))
+}
+
+/// The groups of a ClientHello's key_share entries, in order (the list may be empty).
+fn key_share_groups(body: &[u8]) -> Option<Vec<u16>> {
+    let mut r = Reader(body);
+    let n = usize::from(r.u16()?);
+    let mut entries = Reader(r.take(n)?);
+    if !r.0.is_empty() {
+        return None;
+    }
+    let mut groups = Vec::new();
+    while !entries.0.is_empty() {
+        groups.push(entries.u16()?);
+        let len = usize::from(entries.u16()?);
+        entries.take(len)?;
+    }
+    Some(groups)
 }
 
 /// What a server signs its handshakes with.
@@ -53,6 +104,11 @@ impl Signing {
         Signing { key, tls13 }
     }
 
+    /// Whether the server speaks TLS 1.3.
+    pub fn tls13(&self) -> bool {
+        self.tls13
+    }
+
     /// Whether `hello` (a complete ClientHello message) leads to a TLS 1.3 handshake that
     /// must sign and cannot: the client offers TLS 1.3 and no pre-shared key, and none of the
     /// schemes it accepts in TLS 1.3 is one the key signs with. Malformed input is "no":
@@ -66,10 +122,7 @@ impl Signing {
             return false;
         };
         let body = |wanted: u16| exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1);
-        let offers_tls13 = body(SUPPORTED_VERSIONS)
-            .and_then(|b| u16_list(b, false))
-            .is_some_and(|versions| versions.contains(&TLS13));
-        if !offers_tls13 || body(PRE_SHARED_KEY).is_some() {
+        if !offers_tls13(body(SUPPORTED_VERSIONS)) || body(PRE_SHARED_KEY).is_some() {
             return false;
         }
         let Some(offered) = body(SIGNATURE_ALGORITHMS).and_then(|b| u16_list(b, true)) else {
@@ -263,6 +316,65 @@ mod tests {
         }
         // rsa_pkcs1_sha256 and the P-256 scheme: TLS 1.3 can sign.
         assert!(!server.refuses(&offering(&[0x0401, 0x0403], &[])));
+    }
+
+    /// A key_share body with an entry of `len` bytes for each group.
+    fn shares(groups: &[u16], len: u16) -> Vec<u8> {
+        let mut entries = Vec::new();
+        for group in groups {
+            entries.extend(group.to_be_bytes());
+            entries.extend(len.to_be_bytes());
+            entries.resize(entries.len() + usize::from(len), 9);
+        }
+        let mut body = (entries.len() as u16).to_be_bytes().to_vec();
+        body.extend(entries);
+        body
+    }
+
+    /// A TLS 1.3 ClientHello with `groups` and key shares for `shared`.
+    fn sharing(groups: &[u16], shared: &[u16]) -> Vec<u8> {
+        hello_with(&[
+            (SUPPORTED_VERSIONS, list(1, &[TLS13])),
+            (SUPPORTED_GROUPS, list(2, groups)),
+            (KEY_SHARE, shares(shared, 32)),
+        ])
+    }
+
+    #[test]
+    fn finds_a_key_share_outside_the_supported_groups() {
+        // x25519 (0x1d), secp256r1 (0x17), secp384r1 (0x18), sect163k1 (1, obsolete).
+        assert!(shares_outside_groups(&sharing(&[0x17], &[0x1d])));
+        assert!(shares_outside_groups(&sharing(
+            &[0x17, 0x1d],
+            &[0x1d, 0x18]
+        )));
+        assert!(shares_outside_groups(&sharing(&[0x17], &[1, 0x17])));
+        // Shares for listed groups, none at all, or a TLS 1.2 hello: nothing to refuse.
+        assert!(!shares_outside_groups(&sharing(&[0x1d, 0x17], &[0x1d])));
+        assert!(!shares_outside_groups(&sharing(
+            &[0x1d, 0x17],
+            &[0x17, 0x1d]
+        )));
+        assert!(!shares_outside_groups(&sharing(&[0x17], &[])));
+        let tls12 = hello_with(&[
+            (SUPPORTED_VERSIONS, list(1, &[0x0303])),
+            (SUPPORTED_GROUPS, list(2, &[0x17])),
+            (KEY_SHARE, shares(&[0x1d], 32)),
+        ]);
+        assert!(!shares_outside_groups(&tls12));
+        // Malformed: rustls's to judge.
+        let full = sharing(&[0x17], &[0x1d]);
+        for cut in 0..full.len() {
+            assert!(!shares_outside_groups(&full[..cut]), "cut at {cut}");
+        }
+        let mut overlong = shares(&[0x1d], 32);
+        overlong[1] += 1;
+        let bad = hello_with(&[
+            (SUPPORTED_VERSIONS, list(1, &[TLS13])),
+            (SUPPORTED_GROUPS, list(2, &[0x17])),
+            (KEY_SHARE, overlong),
+        ]);
+        assert!(!shares_outside_groups(&bad));
     }
 
     #[test]

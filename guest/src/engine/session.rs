@@ -21,6 +21,8 @@ const BAD_RECORD_MAC: u8 = 20;
 const UNEXPECTED_MESSAGE: u8 = 10;
 /// handshake_failure.
 const HANDSHAKE_FAILURE: u8 = 40;
+/// illegal_parameter: a field out of range or inconsistent with another.
+const ILLEGAL_PARAMETER: u8 = 47;
 /// Record content types.
 const CHANGE_CIPHER_SPEC: u8 = 20;
 const ALERT: u8 = 21;
@@ -232,6 +234,14 @@ impl Session {
                 let hello = std::mem::take(&mut self.hello);
                 let hello = &hello[..len];
                 self.early_offered = Some(client_hello::offers_early_data(hello));
+                let tls13 = self.signing.as_ref().is_some_and(Signing::tls13);
+                if tls13 && client_hello::shares_outside_groups(hello) {
+                    return Err(self.refuse(
+                        ILLEGAL_PARAMETER,
+                        "peer-misbehaved",
+                        "the client sent a key share for a group it does not list as supported",
+                    ));
+                }
                 if self.signing.as_ref().is_some_and(|s| s.refuses(hello)) {
                     return Err(self.refuse(
                         HANDSHAKE_FAILURE,
