@@ -46,7 +46,7 @@ pub fn shares_outside_groups(hello: &[u8]) -> bool {
     let Some(exts) = extensions(hello) else {
         return false;
     };
-    let body = |wanted: u16| exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1);
+    let body = |wanted| extension(&exts, wanted);
     if !offers_tls13(body(SUPPORTED_VERSIONS)) {
         return false;
     }
@@ -56,6 +56,11 @@ pub fn shares_outside_groups(hello: &[u8]) -> bool {
         (Some(groups), Some(shares)) => shares.iter().any(|group| !groups.contains(group)),
         _ => false,
     }
+}
+
+/// The body of the extension of type `wanted`, if the hello carries it.
+fn extension<'a>(exts: &[(u16, &'a [u8])], wanted: u16) -> Option<&'a [u8]> {
+    exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1)
 }
 
 /// Whether a supported_versions body lists TLS 1.3.
@@ -121,7 +126,7 @@ impl Signing {
         let Some(exts) = extensions(hello) else {
             return false;
         };
-        let body = |wanted: u16| exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1);
+        let body = |wanted| extension(&exts, wanted);
         if !offers_tls13(body(SUPPORTED_VERSIONS)) || body(PRE_SHARED_KEY).is_some() {
             return false;
         }
