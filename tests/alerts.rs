@@ -597,6 +597,39 @@ fn server_wrong_length_finished_gets_decode_error() {
 }
 
 #[test]
+fn server_sends_one_decode_error_for_a_huge_finished_split_across_records() {
+    // tlsfuzzer's largest padding: a Finished announcing 2^24 - 1 bytes, sent in full
+    // records behind its header. One alert, on the first record; nothing after it, whatever
+    // the application calls next.
+    let logged = Arc::new(Logged::default());
+    let (pair, answer) = server_after_its_flight(&logged);
+    let mut client = logged.keys(CLIENT_HANDSHAKE, SERVER_TRAFFIC);
+    let mut head = vec![20, 0xff, 0xff, 0xff];
+    head.resize(16384, 0);
+    let mut records = reseal_answer(&answer, &mut client, &head);
+    for _ in 0..4 {
+        records.extend(client.forge(ContentType::Handshake, &[0; 16384]));
+    }
+    pair.wire.push_inbound(&records);
+    let err = pair.conn.negotiate().unwrap_err();
+    assert_eq!(
+        (err.name.as_str(), err.alert),
+        ("bad-message", Some(DECODE_ERROR)),
+        "{err}"
+    );
+    for _ in 0..3 {
+        let _ = pair.conn.negotiate();
+        let _ = pair.conn.recv(10);
+    }
+    let _ = pair.conn.shutdown_send();
+    let _ = pair.conn.shutdown();
+    assert_eq!(
+        client.open_all(&pair.wire.take_outbound()),
+        fatal(DECODE_ERROR)
+    );
+}
+
+#[test]
 fn server_finished_of_the_right_length_but_wrong_value_gets_decrypt_error() {
     // The control: a well-formed Finished that does not verify is decrypt_error (§4.4.4).
     let logged = Arc::new(Logged::default());
