@@ -32,6 +32,7 @@ const UNEXPECTED_MESSAGE: u8 = 10;
 const DECODE_ERROR: u8 = 50;
 const DECRYPT_ERROR: u8 = 51;
 const ILLEGAL_PARAMETER: u8 = 47;
+const MISSING_EXTENSION: u8 = 109;
 const HANDSHAKE_FAILURE: u8 = 40;
 const HELLO: &[u8] = b"hello";
 
@@ -841,41 +842,65 @@ fn server_refuses_a_client_with_no_usable_signature_scheme_before_its_server_hel
     }
 }
 
-#[test]
-fn server_refuses_a_key_share_for_a_group_the_client_does_not_list() {
-    // RFC 8446 §4.2.8: a client MUST NOT send a key share for a group missing from its
-    // supported_groups; the server may abort with illegal_parameter (OpenSSL does), where
-    // rustls would answer with a HelloRetryRequest for a listed group.
+/// A native rustls client's ClientHello (x25519's key share; supported_groups x25519,
+/// secp256r1, secp384r1), with `from` replaced by `to` where it occurs, sent to a component
+/// server: it fails with `alert` before any ServerHello, and the client reads the alert.
+fn server_refuses_edited_hello(
+    from: &[u8],
+    to: &[u8],
+    alert: u8,
+    description: rustls::AlertDescription,
+) {
     let mut pair = MemPair::server(
         &server_config(pki()),
         native_client(pki(), ring_provider(None)),
     );
     let mut hello = pair.peer_output();
-    // supported_groups: x25519, secp256r1, secp384r1; the key share is x25519's. List
-    // secp521r1 in x25519's place.
-    let groups = [0, 10, 0, 8, 0, 6, 0, 0x1d, 0, 0x17, 0, 0x18];
     let at = hello
-        .windows(groups.len())
-        .position(|w| w == groups)
-        .expect("rustls's supported_groups");
-    hello[at + 7] = 0x19;
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the bytes to edit");
+    hello[at..at + to.len()].copy_from_slice(to);
     pair.wire.push_inbound(&hello);
     let err = pair.conn.negotiate().unwrap_err();
     assert_eq!(
         (err.name.as_str(), err.alert),
-        ("peer-misbehaved", Some(ILLEGAL_PARAMETER)),
+        ("peer-misbehaved", Some(alert)),
         "{err}"
     );
     let wire = pair.wire.take_outbound();
-    assert_eq!(
-        wire,
-        [21, 3, 3, 0, 2, 2, ILLEGAL_PARAMETER],
-        "no ServerHello first"
-    );
+    assert_eq!(wire, [21, 3, 3, 0, 2, 2, alert], "no ServerHello first");
     pair.peer.read_tls(&mut &wire[..]).unwrap();
     assert_eq!(
         pair.peer.process_new_packets().unwrap_err(),
-        rustls::Error::AlertReceived(rustls::AlertDescription::IllegalParameter)
+        rustls::Error::AlertReceived(description)
+    );
+}
+
+#[test]
+fn server_refuses_a_key_share_for_a_group_the_client_does_not_list() {
+    // RFC 8446 §4.2.8: a client MUST NOT send a key share for a group missing from its
+    // supported_groups; the server may abort with illegal_parameter (OpenSSL does), where
+    // rustls would answer with a HelloRetryRequest for a listed group. secp521r1 is listed
+    // in x25519's place.
+    server_refuses_edited_hello(
+        &[0, 10, 0, 8, 0, 6, 0, 0x1d, 0, 0x17, 0, 0x18],
+        &[0, 10, 0, 8, 0, 6, 0, 0x19],
+        ILLEGAL_PARAMETER,
+        rustls::AlertDescription::IllegalParameter,
+    );
+}
+
+#[test]
+fn server_refuses_a_tls13_hello_without_a_key_share_with_missing_extension() {
+    // RFC 8446 §9.2: supported_groups without key_share must be aborted with
+    // missing_extension (rustls sends handshake_failure). The key_share extension's type
+    // becomes an unassigned one (0x0a0a), so the lengths still hold.
+    server_refuses_edited_hello(
+        &[0, 0x33, 0, 0x26, 0, 0x24, 0, 0x1d, 0, 0x20],
+        &[0x0a, 0x0a],
+        MISSING_EXTENSION,
+        rustls::AlertDescription::MissingExtension,
     );
 }
 

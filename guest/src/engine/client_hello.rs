@@ -7,7 +7,9 @@
 //!   handshake must fail with handshake_failure before any ServerHello (RFC 8446 §4.4.2.2,
 //!   §4.2.3), where rustls finds out only when it signs, after its ServerHello;
 //! - whether the client's key shares are for groups it says it supports (RFC 8446 §4.2.8),
-//!   where rustls would answer a share outside them with a HelloRetryRequest.
+//!   where rustls would answer a share outside them with a HelloRetryRequest;
+//! - whether a TLS 1.3 ClientHello carries the extensions §9.2 requires, which rustls
+//!   refuses with handshake_failure where the RFC names missing_extension.
 
 use std::sync::Arc;
 
@@ -61,6 +63,21 @@ pub fn shares_outside_groups(hello: &[u8]) -> bool {
 /// The body of the extension of type `wanted`, if the hello carries it.
 fn extension<'a>(exts: &[(u16, &'a [u8])], wanted: u16) -> Option<&'a [u8]> {
     exts.iter().find(|(typ, _)| *typ == wanted).map(|e| e.1)
+}
+
+/// Whether `hello` (a complete ClientHello message) offers TLS 1.3 without an extension RFC
+/// 8446 §9.2 requires of it: supported_groups and key_share come together, and without a
+/// pre_shared_key both signature_algorithms and supported_groups are needed. A server must
+/// abort such a handshake with missing_extension. Malformed input is "no": rustls judges it.
+pub fn lacks_required_extension(hello: &[u8]) -> bool {
+    let Some(exts) = extensions(hello) else {
+        return false;
+    };
+    let has = |wanted| extension(&exts, wanted).is_some();
+    let paired = has(SUPPORTED_GROUPS) == has(KEY_SHARE);
+    let full_handshake = has(SIGNATURE_ALGORITHMS) && has(SUPPORTED_GROUPS);
+    offers_tls13(extension(&exts, SUPPORTED_VERSIONS))
+        && !(paired && (has(PRE_SHARED_KEY) || full_handshake))
 }
 
 /// Whether a supported_versions body lists TLS 1.3.
@@ -380,6 +397,38 @@ mod tests {
             (KEY_SHARE, overlong),
         ]);
         assert!(!shares_outside_groups(&bad));
+    }
+
+    #[test]
+    fn finds_a_tls13_hello_without_the_extensions_it_needs() {
+        let versions = (SUPPORTED_VERSIONS, list(1, &[TLS13, 0x0303]));
+        let groups = (SUPPORTED_GROUPS, list(2, &[0x1d]));
+        let share = (KEY_SHARE, shares(&[0x1d], 32));
+        let schemes = (SIGNATURE_ALGORITHMS, list(2, &[0x0403]));
+        let psk = (PRE_SHARED_KEY, vec![1]);
+        let lacks = |exts: &[&(u16, Vec<u8>)]| {
+            let exts: Vec<_> = exts.iter().map(|e| (*e).clone()).collect();
+            lacks_required_extension(&hello_with(&exts))
+        };
+        // Complete, and complete for a resumption.
+        assert!(!lacks(&[&versions, &groups, &share, &schemes]));
+        assert!(!lacks(&[&versions, &psk]));
+        assert!(!lacks(&[&versions, &groups, &share, &psk]));
+        // Groups without a key share or the reverse, with or without a PSK.
+        assert!(lacks(&[&versions, &groups, &schemes]));
+        assert!(lacks(&[&versions, &share, &schemes]));
+        assert!(lacks(&[&versions, &groups, &psk]));
+        // No PSK: signature_algorithms and supported_groups both needed.
+        assert!(lacks(&[&versions, &groups, &share]));
+        assert!(lacks(&[&versions, &schemes]));
+        // TLS 1.2 only: none of this applies.
+        let tls12 = (SUPPORTED_VERSIONS, list(1, &[0x0303]));
+        assert!(!lacks(&[&tls12, &groups, &schemes]));
+        assert!(!lacks(&[&schemes]));
+        let full = hello_with(&[versions, groups, schemes]);
+        for cut in 0..full.len() {
+            assert!(!lacks_required_extension(&full[..cut]), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ const UNEXPECTED_MESSAGE: u8 = 10;
 const HANDSHAKE_FAILURE: u8 = 40;
 /// illegal_parameter: a field out of range or inconsistent with another.
 const ILLEGAL_PARAMETER: u8 = 47;
+/// missing_extension: a message without an extension it must carry.
+const MISSING_EXTENSION: u8 = 109;
 /// Record content types.
 const CHANGE_CIPHER_SPEC: u8 = 20;
 const ALERT: u8 = 21;
@@ -235,6 +237,13 @@ impl Session {
                 let hello = &hello[..len];
                 self.early_offered = Some(client_hello::offers_early_data(hello));
                 let tls13 = self.signing.as_ref().is_some_and(Signing::tls13);
+                if tls13 && client_hello::lacks_required_extension(hello) {
+                    return Err(self.refuse(
+                        MISSING_EXTENSION,
+                        "peer-misbehaved",
+                        "the client offers TLS 1.3 without an extension it requires (RFC 8446 §9.2)",
+                    ));
+                }
                 if tls13 && client_hello::shares_outside_groups(hello) {
                     return Err(self.refuse(
                         ILLEGAL_PARAMETER,
