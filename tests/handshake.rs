@@ -95,6 +95,33 @@ fn component_server_every_suite() {
     }
 }
 
+/// The guest's ChaCha20-Poly1305 makes its keystream four blocks (256 bytes) at a time in
+/// simd128 lanes, the first batch also keying Poly1305: every record length up to 1,100 bytes
+/// (so every partial block and each batch edge) and the largest, sealed and opened by the
+/// component and checked by native ring, in TLS 1.3 and TLS 1.2.
+#[test]
+fn chacha20_poly1305_every_record_length_against_ring() {
+    let pki = pki();
+    for (suite, native) in [
+        (
+            CipherSuite::Tls13Chacha20Poly1305Sha256,
+            Native::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            CipherSuite::TlsEcdheEcdsaWithChacha20Poly1305Sha256,
+            Native::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+    ] {
+        let config = client_config(pki).cipher_suites(&[suite]);
+        let mut pair = MemPair::client(&config, native_server(pki, ring_provider(Some(native))));
+        pair.handshake()
+            .unwrap_or_else(|e| panic!("{suite:?}: {e}"));
+        for len in (1..=1_100).chain([16_383, 16_384]) {
+            exchange(&mut pair, len);
+        }
+    }
+}
+
 #[test]
 fn every_group_both_roles() {
     let pki = pki();

@@ -4,10 +4,10 @@
 //! (`PrefixedPayload`), and sealed there; inbound records are opened where they lie
 //! (`InboundOpaqueMessage`). Tags are detached, so nothing else is copied or reallocated.
 
+use super::chacha::ChaCha20Poly1305;
 use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::{self, AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
-use chacha20poly1305::ChaCha20Poly1305;
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
     MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage, OutboundPlainMessage,

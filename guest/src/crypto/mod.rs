@@ -14,9 +14,11 @@
 //! ```
 
 mod aead;
+mod chacha;
 mod hash;
 pub mod hybrid;
 mod kx;
+mod poly;
 pub mod sealed;
 mod sign;
 mod suites;

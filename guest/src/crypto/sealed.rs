@@ -7,8 +7,8 @@
 //! values: a stored value alone reveals no session secret, and a value that was altered or
 //! moved to another id fails authentication and reads as "no such session".
 
-use chacha20poly1305::ChaCha20Poly1305;
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use super::chacha::ChaCha20Poly1305;
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use hmac::Hmac;
 use hmac::digest::{Digest, Mac};
 use sha2::Sha256;

@@ -1366,21 +1366,136 @@ fn kat_chacha20_poly1305_rfc8439() {
 
     let mut buf = plain.to_vec();
     let got =
-        aead::kat::seal_with::<chacha20poly1305::ChaCha20Poly1305>(&key, nonce, &aad, &mut buf)
-            .unwrap();
+        aead::kat::seal_with::<chacha::ChaCha20Poly1305>(&key, nonce, &aad, &mut buf).unwrap();
     assert_eq!(buf, cipher);
     assert_eq!(got, tag);
-    aead::kat::open_with::<chacha20poly1305::ChaCha20Poly1305>(&key, nonce, &aad, &mut buf, &tag)
-        .unwrap();
+    aead::kat::open_with::<chacha::ChaCha20Poly1305>(&key, nonce, &aad, &mut buf, &tag).unwrap();
     assert_eq!(buf, plain);
     let mut bad_tag = tag.clone();
     bad_tag[0] ^= 1;
     assert_eq!(
-        aead::kat::open_with::<chacha20poly1305::ChaCha20Poly1305>(
-            &key, nonce, &aad, &mut buf, &bad_tag
-        ),
+        aead::kat::open_with::<chacha::ChaCha20Poly1305>(&key, nonce, &aad, &mut buf, &bad_tag),
         Err(Error::DecryptError)
     );
+}
+
+/// Seals `plain` with our ChaCha20-Poly1305 and with RustCrypto's, asserts the same
+/// ciphertext and tag, then opens ours back and checks that a flipped bit in `flip` (an index
+/// into ciphertext then tag) is refused with the buffer left as it was.
+fn chacha_matches_reference(
+    key: &[u8; 32],
+    nonce: [u8; 12],
+    aad: &[u8],
+    plain: &[u8],
+    flip: usize,
+) {
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    let reference = chacha20poly1305::ChaCha20Poly1305::new(key.into());
+    let mut want = plain.to_vec();
+    let want_tag = reference
+        .encrypt_inout_detached(&nonce.into(), aad, want.as_mut_slice().into())
+        .unwrap();
+
+    let mut buf = plain.to_vec();
+    let tag = aead::kat::seal_with::<chacha::ChaCha20Poly1305>(key, nonce, aad, &mut buf).unwrap();
+    assert_eq!(buf, want, "ciphertext, {} bytes", plain.len());
+    assert_eq!(tag, want_tag.to_vec(), "tag, {} bytes", plain.len());
+
+    let (mut bad, mut bad_tag) = (buf.clone(), tag.clone());
+    let at = flip % (bad.len() + bad_tag.len());
+    match bad.get_mut(at) {
+        Some(byte) => *byte ^= 0x80,
+        None => bad_tag[at - buf.len()] ^= 0x80,
+    }
+    let tampered = bad.clone();
+    assert_eq!(
+        aead::kat::open_with::<chacha::ChaCha20Poly1305>(key, nonce, aad, &mut bad, &bad_tag),
+        Err(Error::DecryptError)
+    );
+    assert_eq!(bad, tampered, "a refused record is not decrypted");
+
+    aead::kat::open_with::<chacha::ChaCha20Poly1305>(key, nonce, aad, &mut buf, &tag).unwrap();
+    assert_eq!(buf, plain);
+}
+
+/// Every message length from 0 to 1,100 bytes: the keystream is made four blocks at a time
+/// and the first batch also keys Poly1305, so the edges at 192, 448, 704 and 960 bytes (and
+/// every partial block) are each covered; then whole records.
+#[test]
+fn chacha20_poly1305_every_length_matches_rustcrypto() {
+    let key: [u8; 32] = std::array::from_fn(|i| i as u8 * 7 + 1);
+    let plain: Vec<u8> = (0..16_385u32).map(|i| (i * 31 + 5) as u8).collect();
+    for len in (0..=1_100).chain([4_096, 16_383, 16_384, 16_385]) {
+        let nonce = [len as u8; 12];
+        chacha_matches_reference(&key, nonce, &plain[..len % 13], &plain[..len], len * 17);
+    }
+}
+
+proptest::proptest! {
+    /// Random keys, nonces, AAD and messages against RustCrypto's ChaCha20-Poly1305.
+    #[test]
+    fn chacha20_poly1305_matches_rustcrypto(
+        key in proptest::prelude::any::<[u8; 32]>(),
+        nonce in proptest::prelude::any::<[u8; 12]>(),
+        aad in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        plain in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2_000),
+        flip in proptest::prelude::any::<usize>(),
+    ) {
+        chacha_matches_reference(&key, nonce, &aad, &plain, flip);
+    }
+}
+
+/// RFC 8439 appendix A.3 test vectors 5 to 9 (whole 16-byte blocks, so the padded form gives
+/// the same tags): the accumulator at or just over 2^130 − 5, where the final reduction and
+/// its masked select decide the tag; each tag also checked with Python's big integers.
+#[test]
+fn poly1305_rfc8439_reduction_edges() {
+    let key = |r: u8, s: u8| -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key[0] = r;
+        key[16..].fill(s);
+        key
+    };
+    let ff = [0xffu8; 16];
+    let cases: [([u8; 32], Vec<u8>, &str); 5] = [
+        (key(2, 0), ff.to_vec(), "03000000000000000000000000000000"),
+        (
+            key(2, 0xff),
+            unhex("02000000000000000000000000000000"),
+            "03000000000000000000000000000000",
+        ),
+        (
+            key(1, 0),
+            [
+                &ff[..],
+                &unhex("f0ffffffffffffffffffffffffffffff 11000000000000000000000000000000"),
+            ]
+            .concat(),
+            "05000000000000000000000000000000",
+        ),
+        (
+            key(1, 0),
+            [
+                &ff[..],
+                &unhex("fbfefefefefefefefefefefefefefefe 01010101010101010101010101010101"),
+            ]
+            .concat(),
+            "00000000000000000000000000000000",
+        ),
+        (
+            key(2, 0),
+            unhex("fdffffffffffffffffffffffffffffff"),
+            "faffffffffffffffffffffffffffffff",
+        ),
+    ];
+    for (i, (key, message, tag)) in cases.into_iter().enumerate() {
+        let mut mac = poly::Poly1305::new(&key);
+        mac.update_padded(&message);
+        assert_eq!(mac.finalize().to_vec(), unhex(tag), "vector {}", i + 5);
+        let mut mac = poly::Poly1305::new(&key);
+        mac.update_padded(&message);
+        assert!(mac.verify(&unhex(tag)), "vector {}", i + 5);
+    }
 }
 
 /// The GCM specification's test cases 2 (AES-128) and 14 (AES-256).
@@ -1760,7 +1875,7 @@ fn key_material_types_zeroize_on_drop() {
     // Record keys (the `zeroize` features of aes-gcm and chacha20poly1305).
     wipes::<aes_gcm::Aes128Gcm>();
     wipes::<aes_gcm::Aes256Gcm>();
-    wipes::<chacha20poly1305::ChaCha20Poly1305>();
+    wipes::<chacha::ChaCha20Poly1305>();
     // Poly1305 (per record, from a one-time key) wipes itself in `Drop` under its `zeroize`
     // feature but has no marker to check; the keyed HMAC state is checked in hash.rs.
     // Ephemeral and long-term private keys.

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chacha20poly1305::ChaCha20Poly1305;
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use super::chacha::ChaCha20Poly1305;
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use rustls::Error;
 use rustls::crypto::GetRandomFailed;
 use rustls::server::ProducesTickets;
