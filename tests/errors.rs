@@ -173,8 +173,7 @@ fn handshake_error(pair: &mut MemPair) -> tlsbox::Error {
 #[test]
 fn memory_limit_is_an_error_value() {
     // A fresh instance starts at 256 KiB (its 128 KiB stack and data); a one-page (64 KiB)
-    // limit refuses it cleanly — when the runtime sizes its instance pool, or at the latest
-    // when the instance is made.
+    // limit refuses it cleanly when the instance is made.
     let err = tlsbox::Runtime::new(tlsbox::Limits {
         memory_bytes: 64 << 10,
         ..tlsbox::Limits::default()

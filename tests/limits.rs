@@ -1,7 +1,8 @@
 //! The per-call deadline counts guest execution only: time spent waiting inside the host's
 //! transport never counts, so an idle connection lives as long as its peer and application
 //! want, while a guest call that computes too long is still stopped, and the trap ends only
-//! its own instance.
+//! its own instance. Instances come on demand unless a runtime asks for a pool, whose size
+//! then bounds the live instances.
 
 mod common;
 
@@ -92,4 +93,46 @@ fn a_runaway_guest_call_is_stopped_and_ends_only_its_own_instance() {
     healthy.handshake().expect("a healthy neighbour");
     healthy.peer_send(b"fine");
     assert_eq!(healthy.recv_exact(4), b"fine");
+}
+
+/// A handshaken connection in its own instance of `runtime`, against a native server.
+fn connected(runtime: &Runtime) -> Result<MemPair, tlsbox::Error> {
+    let wire = ScriptedTransport::new();
+    let conn = Connection::new(runtime, &client_config(pki()), wire.clone())?;
+    let mut pair = MemPair::from_parts(conn, wire, native_server(pki(), ring_provider(None)));
+    pair.handshake().expect("handshake");
+    Ok(pair)
+}
+
+#[test]
+fn instances_come_on_demand_unless_a_pool_is_asked_for() {
+    let on_demand = Runtime::new(Limits::default()).expect("runtime");
+    assert!(!on_demand.is_pooled());
+    let many: Vec<MemPair> = (0..3).map(|_| connected(&on_demand).unwrap()).collect();
+    assert_eq!(on_demand.instances(), 3);
+    drop(many);
+    assert_eq!(on_demand.instances(), 0);
+
+    // Two slots: two live connections, a third refused with an error value (no panic, and
+    // the two others unharmed), and a slot back once a connection is dropped.
+    let pooled = Runtime::new(Limits {
+        pool_slots: Some(2),
+        ..Limits::default()
+    })
+    .expect("runtime");
+    assert!(pooled.is_pooled());
+    let first = connected(&pooled).expect("first slot");
+    let mut second = connected(&pooled).expect("second slot");
+    let Err(err) = connected(&pooled) else {
+        panic!("a third instance in a two-slot pool");
+    };
+    assert_eq!(
+        (err.kind, err.name.as_str()),
+        (tlsbox::ErrorKind::Internal, "trap"),
+        "{err}"
+    );
+    second.peer_send(b"still fine");
+    assert_eq!(second.recv_exact(10), b"still fine");
+    drop(first);
+    connected(&pooled).expect("the dropped connection's slot");
 }

@@ -33,14 +33,6 @@ const GUEST_WASM: &[u8] = include_bytes!(env!("TLSBOX_GUEST_WASM"));
 /// the unit the per-call deadline is checked in.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instance slots the pooling allocator reserves: one per connection, with room for a
-/// server and its clients in one process at ten thousand connections (address space only:
-/// a slot costs memory once an instance touches it).
-/// Each store also keeps the fiber stack of its last guest call, so stacks are pooled per
-/// slot too; a stack's guard page is a separate mapping, and Linux allows 65,530 mappings
-/// per process by default, which bounds the slot count.
-const POOL_SLOTS: u32 = 16_384;
-
 /// Limits applied to every instance's store.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -50,6 +42,15 @@ pub struct Limits {
     /// Time the guest spends waiting inside a transport call does not count, so an idle
     /// connection lives as long as its peer and application want.
     pub call_deadline: Duration,
+    /// Instances to reserve up front in wasmtime's pooling allocator; `None` (the default)
+    /// allocates each instance on demand.
+    ///
+    /// A pool makes each new instance about 0.1 ms cheaper, but reserving it costs the
+    /// process about 40 ms at start for 16,384 slots, and two memory mappings per slot for
+    /// the fiber stacks (each store keeps the stack of its last call, so stacks are reserved
+    /// per slot): Linux's default of 65,530 mappings per process then runs out before
+    /// 10,000 connections. On demand, an instance costs six mappings while it lives.
+    pub pool_slots: Option<u32>,
 }
 
 impl Default for Limits {
@@ -57,6 +58,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             call_deadline: Duration::from_secs(60),
+            pool_slots: None,
         }
     }
 }
@@ -108,10 +110,10 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Compiles the embedded component with `limits`.
     ///
-    /// Instances come from wasmtime's pooling allocator (linear memories initialised
-    /// copy-on-write, so an instance costs only the pages it touches), sized for
-    /// 16,384 instances of at most `limits.memory_bytes` each; if the address space for
-    /// the pool cannot be reserved, instances are allocated on demand instead.
+    /// Instances are allocated on demand, or from a pooling allocator of
+    /// `limits.pool_slots` slots (if its address space cannot be reserved, on demand after
+    /// all); either way linear memories are initialised copy-on-write, so an instance costs
+    /// only the pages it touches.
     ///
     /// Compiled code is kept in wasmtime's on-disk cache (keyed by the component, the engine
     /// settings and wasmtime's version), so only the first process on a machine pays the
@@ -119,10 +121,13 @@ impl Runtime {
     /// cache can be set up, every process compiles.
     pub fn new(limits: Limits) -> Result<Self, Error> {
         let cache = code_cache();
-        let (engine, pooled) = match Engine::new(&engine_config(&limits, true, cache.clone())) {
-            Ok(engine) => (engine, true),
-            Err(_) => (
-                Engine::new(&engine_config(&limits, false, cache)).map_err(Error::trap)?,
+        let pooled = limits.pool_slots.and_then(|slots| {
+            Engine::new(&engine_config(&limits, Some(slots), cache.clone())).ok()
+        });
+        let (engine, pooled) = match pooled {
+            Some(engine) => (engine, true),
+            None => (
+                Engine::new(&engine_config(&limits, None, cache)).map_err(Error::trap)?,
                 false,
             ),
         };
@@ -164,8 +169,9 @@ impl Runtime {
         self.inner.live.load(Ordering::Relaxed)
     }
 
-    /// Whether instances come from the pooling allocator (false: it could not reserve its
-    /// address space and instances are allocated on demand).
+    /// Whether instances come from a pooling allocator (false: none was asked for in
+    /// [`Limits::pool_slots`], or its address space could not be reserved, and instances
+    /// are allocated on demand).
     pub fn is_pooled(&self) -> bool {
         self.inner.pooled
     }
@@ -239,26 +245,34 @@ fn code_cache() -> Option<Cache> {
 }
 
 /// The engine configuration: epoch interruption (the call deadline and the executor's time
-/// slices), copy-on-write memories, and (when `pooled`) the pooling allocator sized for
-/// [`POOL_SLOTS`] instances.
-fn engine_config(limits: &Limits, pooled: bool, cache: Option<Cache>) -> wasmtime::Config {
+/// slices), copy-on-write memories, and (with `pool_slots`) a pooling allocator that size.
+fn engine_config(
+    limits: &Limits,
+    pool_slots: Option<u32>,
+    cache: Option<Cache>,
+) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.epoch_interruption(true);
     config.cache(cache);
-    // Reserve only what an instance may use: the default 4 GiB per memory would make a
-    // pool of ten thousand instances 40 TiB of address space.
+    // Reserve only what an instance may use: the default 4 GiB per memory would make ten
+    // thousand instances 40 TiB of address space. Every access is then bounds-checked.
     let memory = (limits.memory_bytes as u64)
         .next_multiple_of(1 << 16)
         .max(1 << 16);
     config.memory_reservation(memory);
     config.memory_init_cow(true);
-    if pooled {
+    // No guard region before each memory: it is a mapping of its own per instance (seven
+    // instead of six, which puts 10,000 connections over Linux's default mapping limit),
+    // and with bounds checks on every access it would only catch a miscompiled negative
+    // offset. The guard after the memory stays.
+    config.guard_before_linear_memory(false);
+    if let Some(slots) = pool_slots {
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOL_SLOTS)
-            .total_core_instances(POOL_SLOTS * 8)
-            .total_memories(POOL_SLOTS * 2)
-            .total_tables(POOL_SLOTS * 8)
-            .total_stacks(POOL_SLOTS)
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .total_stacks(slots)
             .max_memory_size(memory as usize);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
