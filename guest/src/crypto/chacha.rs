@@ -4,7 +4,7 @@
 //! word *i* of blocks *n* to *n*+3, so each vector instruction does the work of four scalar
 //! ones, and the 16- and 8-bit rotations are single byte shuffles. In the guest the lanes are
 //! wasm simd128 vectors (RustCrypto's `chacha20` has no simd128 backend: its scalar code runs
-//! there at less than half this rate); elsewhere (native tests, fuzzing) the same code runs on
+//! there well below this rate); elsewhere (native tests, fuzzing) the same code runs on
 //! plain `[u32; 4]` lanes, so the vectors and property tests check the algorithm natively and
 //! the interop tests check the simd128 build against native peers. Poly1305 is in `poly.rs`.
 
@@ -107,7 +107,8 @@ fn words<const N: usize>(bytes: &[u8]) -> [u32; N] {
 
 /// The keystream for one (key, nonce): block 0 keys Poly1305, blocks 1.. encrypt.
 struct Keystream {
-    /// Key words then nonce words: the state without its constants and counter.
+    /// The key and the nonce as state words (the rest of the state is constants and the
+    /// block counter).
     key: [u32; 8],
     nonce: [u32; 3],
     /// The first batch (blocks 0 to 3), made once: block 0 for the MAC, 1 to 3 for the
