@@ -42,7 +42,7 @@ fn main() -> Result<()> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     // The endpoint alone first, exactly as the host's build script builds it (one cargo
     // call per package set keeps feature unification, and so the artefact, identical).
-    let endpoint = components::endpoint_component(&root);
+    let endpoint = components::endpoint_component(&root, components::Flavour::Baseline);
     let dir = components::build_components(
         &root,
         &[

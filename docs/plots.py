@@ -2,7 +2,7 @@
 """Draws docs/throughput.svg and docs/memory.svg from a bench run, with no dependencies.
 
     cargo bench -p tlsbox-tests --bench tlsbox
-    cargo run --release -p tlsbox --features testing --example idle_rss | tee docs/idle_rss.txt
+    cargo run --release -p tlsbox-tests --example idle_rss | tee docs/idle_rss.txt
     python3 docs/plots.py
 
 Throughput comes from criterion's saved estimates (target/criterion/bulk-*/<variant>/<label>);

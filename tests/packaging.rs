@@ -79,10 +79,12 @@ fn a_fresh_cargo_project_builds_against_the_packaged_crate_and_talks_tls() {
     let crate_file = out.join("package").join("tlsbox-0.1.0.crate");
     let listing = run(Command::new("tar").arg("tzf").arg(&crate_file));
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(
-        listing.contains("tlsbox-0.1.0/component/tlsbox.wasm"),
-        "{listing}"
-    );
+    for shipped in ["tlsbox.wasm", "tlsbox-wide.wasm"] {
+        assert!(
+            listing.contains(&format!("tlsbox-0.1.0/component/{shipped}")),
+            "{listing}"
+        );
+    }
     assert!(listing.contains("tlsbox-0.1.0/wit/tls.wit"), "{listing}");
     assert!(
         !listing.contains("guest/"),

@@ -23,21 +23,64 @@ use std::process::Command;
 /// The target every component is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
+/// How a component is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// What every engine runs: wasm with simd128 (`.cargo/config.toml`). Node/jco, the WASI
+    /// compositions and the shipped `component/tlsbox.wasm`.
+    Baseline,
+    /// Baseline plus the wide-arithmetic proposal, where a 64×64→128-bit multiply is one
+    /// instruction (`i64.mul_wide_u`): the field arithmetic of P-256, P-384, RSA and (told so
+    /// by `curve25519_dalek_bits`) X25519 then runs on 64-bit limbs, and Poly1305 on 44-bit
+    /// ones. wasmtime runs it with `Config::wasm_wide_arithmetic`; V8 does not yet. What the
+    /// host embeds (`component/tlsbox-wide.wasm`).
+    Wide,
+}
+
+impl Flavour {
+    /// Its own target directory under `<target>`: the flags differ, so the builds must not
+    /// overwrite each other.
+    fn target_dir(self) -> &'static str {
+        match self {
+            Flavour::Baseline => "guest-wasm",
+            Flavour::Wide => "guest-wasm-wide",
+        }
+    }
+
+    /// Flags added to `.cargo/config.toml`'s for this flavour.
+    fn rustflags(self) -> &'static [&'static str] {
+        match self {
+            Flavour::Baseline => &[],
+            Flavour::Wide => &[
+                "-C",
+                "target-feature=+wide-arithmetic",
+                "--cfg",
+                "curve25519_dalek_bits=\"64\"",
+            ],
+        }
+    }
+}
+
 /// Builds `packages` (each `-p NAME` plus its target selector, like `["-p", "x", "--lib"]`)
-/// for [`TARGET`] with the `guest` profile, and returns the directory that holds the
-/// components (`<target>/guest-wasm/wasm32-wasip2/guest`).
+/// for [`TARGET`] with the `guest` profile as the baseline [`Flavour`], and returns the
+/// directory that holds the components (`<target>/guest-wasm/wasm32-wasip2/guest`).
 ///
 /// `workspace` is the workspace root; `watch` lists paths under it whose changes must rerun
 /// the calling build script. Panics with a clear message on failure: a build script has no
 /// better way to stop the build.
 pub fn build_components(workspace: &Path, args: &[&str], watch: &[&str]) -> PathBuf {
+    build_flavour(workspace, args, watch, Flavour::Baseline)
+}
+
+/// [`build_components`] as `flavour`, into that flavour's target directory.
+fn build_flavour(workspace: &Path, args: &[&str], watch: &[&str], flavour: Flavour) -> PathBuf {
     for path in watch {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
     ensure_wasm_target();
 
     // A separate target dir: the outer cargo holds the lock on the main one.
-    let target_dir = target_root().join("guest-wasm");
+    let target_dir = target_root().join(flavour.target_dir());
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
@@ -63,26 +106,41 @@ pub fn build_components(workspace: &Path, args: &[&str], watch: &[&str]) -> Path
         cmd.env_remove(var);
     }
     // Appended to .cargo/config.toml's target rustflags (cargo merges config arrays).
+    let remaps = remapped_prefixes(workspace)
+        .iter()
+        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
+        .collect::<Vec<_>>();
+    let flags = flavour
+        .rustflags()
+        .iter()
+        .map(|flag| flag.to_string())
+        .chain(remaps)
+        .map(|flag| format!("\"{}\"", flag.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect::<Vec<_>>();
     cmd.arg("--config").arg(format!(
         "target.{TARGET}.rustflags = [{}]",
-        remapped_prefixes(workspace)
-            .iter()
-            .map(|(from, to)| format!("\"--remap-path-prefix={}={to}\"", from.display()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        flags.join(", ")
     ));
     let status = cmd.status().expect("run cargo to build components");
     assert!(status.success(), "building components ({args:?}) failed");
     target_dir.join(TARGET).join("guest")
 }
 
-/// Builds the endpoint component (`tlsbox-guest`) and returns its path. Both build scripts
-/// call this, so one cargo invocation (and so one feature set) makes the one artefact.
-pub fn endpoint_component(workspace: &Path) -> PathBuf {
-    let dir = build_components(
+/// Builds the endpoint component (`tlsbox-guest`) as `flavour` and returns its path. Both
+/// build scripts call this, so one cargo invocation (and so one feature set) makes each
+/// artefact.
+pub fn endpoint_component(workspace: &Path, flavour: Flavour) -> PathBuf {
+    let dir = build_flavour(
         workspace,
         &["-p", "tlsbox-guest", "--lib"],
-        &["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"],
+        &[
+            "guest/src",
+            "guest/Cargo.toml",
+            "wit",
+            "Cargo.lock",
+            ".cargo/config.toml",
+        ],
+        flavour,
     );
     artefact(&dir, "tlsbox_guest.wasm")
 }

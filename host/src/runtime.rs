@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::transport::{AsyncTransport, Detached, SocketSlot};
 use crate::trust::TrustStore;
 
-/// The guest component, built by `build.rs`.
+/// The guest component (the wide-arithmetic build), built by `build/main.rs`.
 const GUEST_WASM: &[u8] = include_bytes!(env!("TLSBOX_GUEST_WASM"));
 
 /// How often the epoch advances: the slice after which a running guest call yields, and
@@ -244,8 +244,9 @@ fn code_cache() -> Option<Cache> {
     Cache::new(config).ok()
 }
 
-/// The engine configuration: epoch interruption (the call deadline and the executor's time
-/// slices), copy-on-write memories, and (with `pool_slots`) a pooling allocator that size.
+/// The engine configuration: the wide-arithmetic proposal, epoch interruption (the call
+/// deadline and the executor's time slices), copy-on-write memories, and (with
+/// `pool_slots`) a pooling allocator that size.
 fn engine_config(
     limits: &Limits,
     pool_slots: Option<u32>,
@@ -253,6 +254,9 @@ fn engine_config(
 ) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.epoch_interruption(true);
+    // The embedded guest is the wide-arithmetic build: a 64×64→128-bit multiply is one
+    // instruction, which roughly halves a full handshake's cost (docs/performance.md).
+    config.wasm_wide_arithmetic(true);
     config.cache(cache);
     // Reserve only what an instance may use: the default 4 GiB per memory would make ten
     // thousand instances 40 TiB of address space. Every access is then bounds-checked.

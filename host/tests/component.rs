@@ -1,7 +1,8 @@
-//! The component a packaged `tlsbox` ships (`component/tlsbox.wasm`) is the one the
-//! workspace builds from `guest/`: the build is reproducible, so the two must be identical
-//! byte for byte. When this fails after a change to the guest or its dependencies, refresh
-//! the shipped copy: `TLSBOX_REFRESH_COMPONENT=1 cargo build -p tlsbox`.
+//! The components a packaged `tlsbox` ships (`component/tlsbox-wide.wasm`, which the host
+//! embeds, and the baseline `component/tlsbox.wasm`) are the ones the workspace builds from
+//! `guest/`: the builds are reproducible, so each pair must be identical byte for byte. When
+//! this fails after a change to the guest or its dependencies, refresh the shipped copies:
+//! `TLSBOX_REFRESH_COMPONENT=1 cargo build -p tlsbox`.
 
 use std::path::Path;
 
@@ -13,27 +14,54 @@ fn digest(bytes: &[u8]) -> String {
     format!("{} bytes, fnv1a {hash:016x}", bytes.len())
 }
 
-#[test]
-fn the_shipped_component_is_the_one_built_from_source() {
+/// Asserts that the component built at `built` is the shipped `component/<file>`.
+fn assert_shipped(built: &str, file: &str) {
     let package = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let embedded = Path::new(env!("TLSBOX_GUEST_WASM"));
-    let shipped = package.join("component").join("tlsbox.wasm");
+    let built = Path::new(built);
+    let shipped = package.join("component").join(file);
     assert!(
         package.join("../guest/Cargo.toml").exists(),
         "run in the workspace, where the guest's sources are"
     );
     assert_ne!(
-        embedded.canonicalize().unwrap(),
+        built.canonicalize().unwrap(),
         shipped.canonicalize().unwrap(),
-        "in the workspace the host embeds the guest built from source"
+        "in the workspace the build script builds the guest from source"
     );
-    let built = std::fs::read(embedded).expect("the build script built the guest");
-    let ours = std::fs::read(&shipped).expect("component/tlsbox.wasm is in the repository");
+    let built = std::fs::read(built).expect("the build script built the guest");
+    let ours = std::fs::read(&shipped).expect("the shipped component is in the repository");
     assert!(
         built == ours,
-        "component/tlsbox.wasm ({}) is not the guest built from source ({}): refresh it with \
+        "component/{file} ({}) is not the guest built from source ({}): refresh it with \
          `TLSBOX_REFRESH_COMPONENT=1 cargo build -p tlsbox`",
         digest(&ours),
         digest(&built)
     );
+}
+
+#[test]
+fn the_shipped_components_are_the_ones_built_from_source() {
+    assert_shipped(env!("TLSBOX_GUEST_WASM"), "tlsbox-wide.wasm");
+    assert_shipped(env!("TLSBOX_BASELINE_WASM"), "tlsbox.wasm");
+}
+
+/// The embedded build uses the wide-arithmetic proposal (so an engine without it refuses
+/// it); the baseline does not (so V8 and any other engine with simd128 runs it).
+#[test]
+fn the_embedded_build_needs_wide_arithmetic_and_the_baseline_does_not() {
+    let compile = |wasm: &str, wide: bool| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_wide_arithmetic(wide);
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        let bytes = std::fs::read(wasm).unwrap();
+        wasmtime::component::Component::new(&engine, bytes).map(drop)
+    };
+    let refused = compile(env!("TLSBOX_GUEST_WASM"), false)
+        .expect_err("the embedded build must use wide arithmetic");
+    assert!(
+        format!("{refused:?}").contains("wide arithmetic"),
+        "refused for another reason: {refused:?}"
+    );
+    compile(env!("TLSBOX_GUEST_WASM"), true).expect("the engine with the proposal runs it");
+    compile(env!("TLSBOX_BASELINE_WASM"), false).expect("the baseline needs no proposal");
 }
