@@ -47,7 +47,7 @@ impl Flavour {
         }
     }
 
-    /// Flags added to `.cargo/config.toml`'s for this flavour.
+    /// Flags added to `.cargo/config.toml`'s rustflags for this flavour.
     fn rustflags(self) -> &'static [&'static str] {
         match self {
             Flavour::Baseline => &[],
