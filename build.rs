@@ -7,9 +7,16 @@
 //! - `<target>/guest-wasm/composed/https-get.wasm`: that component with the application
 //!   plugged in, a `wasi:cli/run` command importing only `wasi:*`.
 //!
-//! Their paths reach the tests and examples as `TLSBOX_WASI_WASM` and `TLSBOX_HTTPS_GET_WASM`;
-//! the `tls-get` applications (wasi:sockets and wasi:tls only, nothing to compose) as
-//! `TLSBOX_TLS_GET_WASM` (WASIp2) and `TLSBOX_TLS_GET_P3_WASM` (WASIp3).
+//! - `<target>/guest-wasm/composed/tlsbox-wasi-tls-p3.wasm`: the endpoint, the adapter and
+//!   the `wasi:tls` provider (`wasi/tls-p3`), exporting `wasi:tls@0.3.0-draft` and importing
+//!   only `wasi:*`.
+//! - `<target>/guest-wasm/composed/tls-get-p3.wasm`: the WASIp3 `tls-get-p3` application
+//!   with that plugged into its wasi:tls imports; it runs on a host with no wasi:tls.
+//!
+//! Their paths reach the tests and examples as `TLSBOX_WASI_WASM`, `TLSBOX_HTTPS_GET_WASM`,
+//! `TLSBOX_WASI_TLS_P3_WASM` and `TLSBOX_TLS_GET_P3_COMPOSED_WASM`; the `tls-get`
+//! applications as built (wasi:sockets and wasi:tls only) as `TLSBOX_TLS_GET_WASM` (WASIp2)
+//! and `TLSBOX_TLS_GET_P3_WASM` (WASIp3).
 
 // The component builder the host's build script uses (one copy, shared by path).
 #[path = "host/build/components.rs"]
@@ -30,6 +37,8 @@ const ADAPTER_EXPORTS: [&str; 3] = [
     "tlsbox:wasi/tcp@0.1.0",
 ];
 const ENDPOINT_EXPORTS: [&str; 1] = ["tlsbox:tls/tls@0.1.0"];
+/// What the wasi:tls provider exports, and the application plugged into it imports.
+const PROVIDER_EXPORTS: [&str; 2] = ["wasi:tls/types@0.3.0-draft", "wasi:tls/client@0.3.0-draft"];
 /// The endpoint's imports the adapter satisfies.
 const ENDPOINT_IMPORTS: [&str; 4] = [
     "tlsbox:tls/types@0.1.0",
@@ -54,6 +63,8 @@ fn main() -> Result<()> {
             "tlsbox-tls-get",
             "-p",
             "tlsbox-tls-get-p3",
+            "-p",
+            "tlsbox-wasi-tls-p3",
         ],
         &["wasi"],
     );
@@ -70,6 +81,21 @@ fn main() -> Result<()> {
     let command = compose_application(&wasi_tls, &app).context("compose https-get")?;
     let command_path = write(&out.join("https-get.wasm"), &command)?;
 
+    let provider = components::artefact(&dir, "tlsbox_wasi_tls_p3.wasm");
+    let wasi_tls_p3 =
+        compose_provider(&endpoint, &adapter, &provider).context("compose tlsbox-wasi-tls-p3")?;
+    let wasi_tls_p3_path = write(&out.join("tlsbox-wasi-tls-p3.wasm"), &wasi_tls_p3)?;
+    let app_p3 = components::artefact(&dir, "tls-get-p3.wasm");
+    let command_p3 = plug_provider(&wasi_tls_p3, &app_p3).context("compose tls-get-p3")?;
+    let command_p3_path = write(&out.join("tls-get-p3.wasm"), &command_p3)?;
+    println!(
+        "cargo:rustc-env=TLSBOX_WASI_TLS_P3_WASM={}",
+        wasi_tls_p3_path.display()
+    );
+    println!(
+        "cargo:rustc-env=TLSBOX_TLS_GET_P3_COMPOSED_WASM={}",
+        command_p3_path.display()
+    );
     println!(
         "cargo:rustc-env=TLSBOX_WASI_WASM={}",
         wasi_tls_path.display()
@@ -109,6 +135,52 @@ fn compose_endpoint(endpoint: &Path, adapter: &Path) -> Result<Vec<u8>> {
             graph.export(export, *name)?;
         }
     }
+    Ok(graph.encode(EncodeOptions::default())?)
+}
+
+/// The wasi:tls provider over the endpoint, both on the adapter: the provider takes the
+/// endpoint's `tls` and the adapter's pipes; the composition exports the provider's
+/// `wasi:tls` and imports what the three import of WASI.
+fn compose_provider(endpoint: &Path, adapter: &Path, provider: &Path) -> Result<Vec<u8>> {
+    let mut graph = CompositionGraph::new();
+    let adapter = instantiate_file(&mut graph, "tlsbox:wasi-transport", adapter)?;
+    let endpoint = instantiate_file(&mut graph, "tlsbox:endpoint", endpoint)?;
+    let provider = instantiate_file(&mut graph, "tlsbox:wasi-tls-p3", provider)?;
+    for name in ENDPOINT_IMPORTS {
+        let export = graph.alias_instance_export(adapter, name)?;
+        graph.set_instantiation_argument(endpoint, name, export)?;
+    }
+    for (instance, name) in [
+        (adapter, "tlsbox:tls/types@0.1.0"),
+        (adapter, "tlsbox:tls/transport@0.1.0"),
+        (adapter, "tlsbox:wasi/pipe@0.1.0"),
+        (endpoint, "tlsbox:tls/tls@0.1.0"),
+    ] {
+        let export = graph.alias_instance_export(instance, name)?;
+        graph.set_instantiation_argument(provider, name, export)?;
+    }
+    for name in PROVIDER_EXPORTS {
+        let export = graph.alias_instance_export(provider, name)?;
+        graph.export(export, name)?;
+    }
+    Ok(graph.encode(EncodeOptions::default())?)
+}
+
+/// A wasi:tls application with its `wasi:tls` imports taken from the composed provider (what
+/// `wac plug app.wasm --plug tlsbox-wasi-tls-p3.wasm` does); it keeps the application's
+/// `wasi:cli/run@0.3.0` export.
+fn plug_provider(provider: &[u8], app: &Path) -> Result<Vec<u8>> {
+    let mut graph = CompositionGraph::new();
+    let package = Package::from_bytes("tlsbox:wasi-tls-p3", None, provider, graph.types_mut())?;
+    let package = graph.register_package(package)?;
+    let tls = graph.instantiate(package);
+    let app = instantiate_file(&mut graph, "tlsbox:tls-get-p3", app)?;
+    for name in PROVIDER_EXPORTS {
+        let export = graph.alias_instance_export(tls, name)?;
+        graph.set_instantiation_argument(app, name, export)?;
+    }
+    let run = graph.alias_instance_export(app, "wasi:cli/run@0.3.0")?;
+    graph.export(run, "wasi:cli/run@0.3.0")?;
     Ok(graph.encode(EncodeOptions::default())?)
 }
 

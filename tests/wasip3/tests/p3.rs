@@ -1,17 +1,29 @@
-//! `wasi:tls@0.3.0-draft` served by `tlsbox::WasiTlsProvider`: the `tls-get-p3` application
-//! (wasi:sockets@0.3.0 and wasi:tls@0.3.0-draft only, an async `wasi:cli/run@0.3.0`) in a
-//! wasmtime embedding with component-model async, WASI 0.2 and 0.3, and wasmtime-wasi-tls's
-//! `p3` module: a page byte for byte from `openssl s_server -WWW`, and an untrusted server
-//! refused with the error named and alert 48 on the wire. The component's path comes from
-//! the root package's build (`TLSBOX_TLS_GET_P3_WASM`, set by `tests/wasi_tls_p3.rs`).
+//! `wasi:tls@0.3.0-draft` for the `tls-get-p3` application (wasi:sockets@0.3.0 and
+//! wasi:tls@0.3.0-draft only, an async `wasi:cli/run@0.3.0`) in a wasmtime embedding with
+//! component-model async and WASI 0.2 and 0.3, two ways:
+//!
+//! - served by the host: wasmtime-wasi-tls's `p3` module with `tlsbox::WasiTlsProvider`;
+//! - exported by a composition: the application with `tlsbox-wasi-tls-p3` plugged in (the
+//!   endpoint, the WASI adapter and the wasi:tls provider component), on a host with no
+//!   wasi:tls at all.
+//!
+//! Each: a page byte for byte from `openssl s_server -WWW`, and an untrusted server refused
+//! with the error named and alert 48 on the wire. The components' paths come from the root
+//! package's build (`TLSBOX_TLS_GET_P3_WASM`, `TLSBOX_TLS_GET_P3_COMPOSED_WASM`, set by
+//! `tests/wasi_tls_p3.rs`).
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tlsbox::{Config, Runtime, WasiTlsProvider};
 use tlsbox_test_support::embedding::{Ctx, exit_status};
 use tlsbox_test_support::peers::{CertKind, Pki, assert_served, page, s_server};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_tls::TlsProvider;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -25,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// `tls-get-p3` (WASIp3: wasi:sockets@0.3.0 and wasi:tls@0.3.0-draft, async `run`) in an
 /// embedding with component-model async on, WASI 0.2 and 0.3, and wasi:tls 0.3 from
 /// wasmtime-wasi-tls's `p3` module with tlsbox's provider; (status, stdout, stderr).
-async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> (i32, Vec<u8>, String) {
+async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> Run {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model_async(true);
     let engine = Engine::new(&config).unwrap();
@@ -54,17 +66,30 @@ async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> (i32, Vec<u8>, Str
     (status, stdout, stderr)
 }
 
-#[test]
-fn a_wasip3_application_gets_a_page_byte_for_byte_through_the_provider() {
+/// What a test run of `tls-get-p3` gives back: (status, stdout, stderr).
+type Run = (i32, Vec<u8>, String);
+
+/// `tls-get-p3` fetching `url` through the host's provider, trusting `ca` (a PEM file).
+fn through_the_provider(url: &str, ca: &Path) -> Run {
+    let provider = WasiTlsProvider::with_config(
+        &Runtime::shared().unwrap(),
+        Config::client("x").trust(std::fs::read(ca).unwrap()),
+    );
+    runtime().block_on(get_p3(url, Box::new(provider)))
+}
+
+/// The composed `tls-get-p3` fetching `url` on a host without wasi:tls, trusting `ca`.
+fn composed(url: &str, ca: &Path) -> Run {
+    runtime().block_on(get_composed(url, ca))
+}
+
+/// `get` fetches a 100,000-byte file from `openssl s_server -WWW`, byte for byte.
+fn page_byte_for_byte(get: fn(&str, &Path) -> Run) {
     let pki = Pki::generate();
     let identity = pki.get(CertKind::Ecdsa);
     let body = page(pki.dir.path());
     let (mut server, port) = s_server(identity, "-WWW", pki.dir.path());
-    let ca = std::fs::read(&identity.ca).unwrap();
-    let provider =
-        WasiTlsProvider::with_config(&Runtime::shared().unwrap(), Config::client("x").trust(ca));
-    let url = format!("https://localhost:{port}/page.txt");
-    let (status, stdout, stderr) = runtime().block_on(get_p3(&url, Box::new(provider)));
+    let (status, stdout, stderr) = get(&format!("https://localhost:{port}/page.txt"), &identity.ca);
     assert_eq!(status, 0, "{stderr}");
     let mut expected = b"HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\n".to_vec();
     expected.extend_from_slice(&body);
@@ -77,17 +102,15 @@ fn a_wasip3_application_gets_a_page_byte_for_byte_through_the_provider() {
     assert_served(&mut server);
 }
 
-#[test]
-fn a_wasip3_application_sees_an_untrusted_server_refused() {
+/// `get`, trusting another CA than the server's (which the Mozilla set does not know either),
+/// is refused: exit 1, the error named, and alert 48 in s_server's log.
+fn untrusted_refused(get: fn(&str, &Path) -> Run) {
     let pki = Pki::generate();
     let (mut server, port) = s_server(pki.get(CertKind::Ecdsa), "-www", pki.dir.path());
-    let other_ca = std::fs::read(&pki.get(CertKind::Rsa).ca).unwrap();
-    let provider = WasiTlsProvider::with_config(
-        &Runtime::shared().unwrap(),
-        Config::client("x").trust(other_ca),
+    let (status, stdout, stderr) = get(
+        &format!("https://localhost:{port}/"),
+        &pki.get(CertKind::Rsa).ca,
     );
-    let url = format!("https://localhost:{port}/");
-    let (status, stdout, stderr) = runtime().block_on(get_p3(&url, Box::new(provider)));
     assert_eq!(status, 1, "{stderr}");
     assert!(stdout.is_empty());
     assert!(
@@ -101,5 +124,182 @@ fn a_wasip3_application_sees_an_untrusted_server_refused() {
         server.output().contains("alert number 48"),
         "{}",
         server.output()
+    );
+}
+
+#[test]
+fn a_wasip3_application_gets_a_page_byte_for_byte_through_the_provider() {
+    page_byte_for_byte(through_the_provider);
+}
+
+#[test]
+fn a_wasip3_application_sees_an_untrusted_server_refused() {
+    untrusted_refused(through_the_provider);
+}
+
+/// The store state of a host without wasi:tls: WASI with network access, nothing else.
+struct PlainCtx {
+    table: ResourceTable,
+    wasi: WasiCtx,
+}
+
+impl WasiView for PlainCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The composed `tls-get-p3` (the application with tlsbox's wasi:tls provider plugged in) on
+/// a host with WASI 0.2 and 0.3 and no wasi:tls, with `SSL_CERT_FILE` naming `ca` (its
+/// directory preopened at the same path); (status, stdout, stderr).
+async fn get_composed(url: &str, ca: &Path) -> Run {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model_async(true);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::from_file(
+        &engine,
+        std::env::var("TLSBOX_TLS_GET_P3_COMPOSED_WASM").expect("set by tests/wasi_tls_p3.rs"),
+    )
+    .unwrap();
+    // Nothing of wasi:tls is left to import: the composition carries it.
+    assert_imports_wasi_but_not_tls(&engine, &component);
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    wasmtime_wasi::p3::add_to_linker(&mut linker).unwrap();
+    let stdout = MemoryOutputPipe::new(16 << 20);
+    let stderr = MemoryOutputPipe::new(1 << 20);
+    let dir = ca.parent().unwrap();
+    let mut wasi = WasiCtx::builder();
+    wasi.args(&["tls-get-p3", url])
+        .env("SSL_CERT_FILE", ca.to_str().unwrap())
+        .preopened_dir(dir, dir.to_str().unwrap(), FsPerms::ReadOnly)
+        .unwrap()
+        .inherit_network()
+        .allow_tcp(true)
+        .allow_ip_name_lookup(true)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    let ctx = PlainCtx {
+        table: ResourceTable::new(),
+        wasi: wasi.build(),
+    };
+    let mut store = Store::new(&engine, ctx);
+    let command =
+        wasmtime_wasi::p3::bindings::Command::instantiate_async(&mut store, &component, &linker)
+            .await
+            .expect("the composed tls-get-p3 instantiates without wasi:tls");
+    let result = store
+        .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
+        .await;
+    let status = exit_status(result.and_then(|r| r));
+    drop(store);
+    (
+        status,
+        stdout.contents().to_vec(),
+        String::from_utf8_lossy(&stderr.contents()).into_owned(),
+    )
+}
+
+#[test]
+fn the_provider_composition_exports_wasi_tls_and_imports_only_wasi() {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model_async(true);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::from_file(
+        &engine,
+        std::env::var("TLSBOX_WASI_TLS_P3_WASM").expect("set by tests/wasi_tls_p3.rs"),
+    )
+    .unwrap();
+    let ty = component.component_type();
+    let mut exports: Vec<&str> = ty.exports(&engine).map(|(name, _)| name).collect();
+    exports.sort_unstable();
+    assert_eq!(
+        exports,
+        ["wasi:tls/client@0.3.0-draft", "wasi:tls/types@0.3.0-draft"]
+    );
+    assert_imports_wasi_but_not_tls(&engine, &component);
+}
+
+fn assert_imports_wasi_but_not_tls(engine: &Engine, component: &Component) {
+    let ty = component.component_type();
+    let imports: Vec<&str> = ty.imports(engine).map(|(name, _)| name).collect();
+    assert!(
+        imports
+            .iter()
+            .all(|name| name.starts_with("wasi:") && !name.starts_with("wasi:tls")),
+        "{imports:?}"
+    );
+}
+
+#[test]
+fn a_composed_wasip3_application_gets_a_page_byte_for_byte_without_host_wasi_tls() {
+    page_byte_for_byte(composed);
+}
+
+#[test]
+fn a_composed_wasip3_application_sees_an_untrusted_server_refused() {
+    untrusted_refused(composed);
+}
+
+#[test]
+fn a_composed_wasip3_application_sees_a_refused_port() {
+    let pki = Pki::generate();
+    // A port nothing listens on: bound, then released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("https://127.0.0.1:{port}/");
+    let (status, stdout, stderr) = composed(&url, &pki.get(CertKind::Ecdsa).ca);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr,
+        format!("tls-get-p3: connect 127.0.0.1:{port}: ErrorCode::ConnectionRefused\n")
+    );
+}
+
+#[test]
+fn a_composed_wasip3_application_sees_a_garbage_server_refused_with_an_alert() {
+    // A server that answers the ClientHello with plain HTTP: the handshake fails with a
+    // protocol error, and the alert the error names is the last thing the client sends.
+    let pki = Pki::generate();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut hello = [0u8; 5];
+        tcp.read_exact(&mut hello).unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes([hello[3], hello[4]]))];
+        tcp.read_exact(&mut body).unwrap();
+        tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest);
+        (hello[0], rest)
+    });
+    let url = format!("https://localhost:{port}/");
+    let (status, stdout, stderr) = composed(&url, &pki.get(CertKind::Ecdsa).ca);
+    let (first, rest) = server.join().unwrap();
+    assert_eq!(first, 22, "a handshake record came first");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    let prefix = "tls-get-p3: handshake failed: protocol/";
+    assert!(stderr.starts_with(prefix), "{stderr}");
+    let alert: u8 = stderr
+        .split_once("(alert ")
+        .and_then(|(_, tail)| tail.split_once(')'))
+        .and_then(|(code, _)| code.parse().ok())
+        .unwrap_or_else(|| panic!("no alert named: {stderr}"));
+    // One fatal alert record, in the clear (no keys yet): 21, version, length 2, level 2.
+    assert_eq!(rest.len(), 7, "{rest:?}");
+    assert_eq!(
+        (rest[0], rest[3], rest[4], rest[5], rest[6]),
+        (21, 0, 2, 2, alert)
     );
 }

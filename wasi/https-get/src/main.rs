@@ -22,10 +22,11 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use tlsbox::tls::tls::{Config, ConfigOptions, Connection};
-use tlsbox::tls::types::{AlertPolicy, ClientAuth, Error, ErrorKind, RecordSizing, Role};
+use tlsbox::tls::tls::Connection;
+use tlsbox::tls::types::{Error, ErrorKind};
 use tlsbox::wasi::tcp;
 
+mod client;
 mod http;
 
 use http::{Framing, Url};
@@ -76,31 +77,14 @@ fn run() -> Result<(), String> {
         Some(path) => vec![std::fs::read(path).map_err(|e| format!("read {path}: {e}"))?],
         None => Vec::new(),
     };
-    let config = Config::new(&ConfigOptions {
-        role: Role::Client,
-        server_name: Some(args.server_name.clone().unwrap_or_else(|| url.host.clone())),
-        // No bundle given: the composition's trust store (the Mozilla set).
-        host_trust_store: trust_anchors.is_empty(),
+    // No bundle given: the composition's trust store (the Mozilla set).
+    let host_trust_store = trust_anchors.is_empty();
+    let config = client::config(
+        args.server_name.clone().unwrap_or_else(|| url.host.clone()),
         trust_anchors,
-        certificate_chain: Vec::new(),
-        private_key: None,
-        alpn: vec!["http/1.1".to_owned()],
-        versions: Vec::new(),
-        cipher_suites: Vec::new(),
-        kx_groups: Vec::new(),
-        client_auth: ClientAuth::None,
-        record_sizing: RecordSizing::Default,
-        max_fragment_length: None,
-        send_buffer_size: None,
-        recv_multi_record: false,
-        recv_buffering: true,
-        session_tickets: None,
-        ticket_keys: Vec::new(),
-        max_early_data: 0,
-        early_data: false,
-        alert_policy: AlertPolicy::Rfc,
-        max_blinding_delay_secs: None,
-    })
+        host_trust_store,
+        vec!["http/1.1".to_owned()],
+    )
     .map_err(|e| describe("configuration", &e))?;
 
     let socket = tcp::connect(&url.host, url.port)?;

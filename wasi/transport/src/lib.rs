@@ -1,7 +1,8 @@
 //! The transport adapter: tlsbox's imported `transport`, `session-store` and `trust-store`
 //! implemented over WASI 0.2 (`wasi:sockets` TCP streams, plain memory, and the Mozilla CA
-//! set compiled in), plus `tlsbox:wasi/tcp` to open a connection. Composed with the endpoint (see the root build script) it makes a component
-//! that imports only WASI and runs on any stock WASI host.
+//! set compiled in), plus `tlsbox:wasi/tcp` to open a connection and `tlsbox:wasi/pipe` for
+//! sockets in memory. Composed with the endpoint (see the root build script) it makes a
+//! component that imports only WASI and runs on any stock WASI host.
 //!
 //! Sockets block: `send` waits until the output stream takes bytes and `recv` until at least
 //! one byte arrives. A stock WASI 0.2 host offers no way for an application on the far side
@@ -26,19 +27,26 @@ use exports::tlsbox::tls::session_store;
 use exports::tlsbox::tls::transport;
 use exports::tlsbox::tls::trust_store;
 use exports::tlsbox::tls::types::IoError;
-use exports::tlsbox::wasi::tcp;
+use exports::tlsbox::wasi::{pipe, tcp};
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use wasi::sockets::tcp::TcpSocket;
 
+mod memory;
 mod sockets;
 
 struct Adapter;
 
 export!(Adapter);
 
+/// A tlsbox transport: a connected TCP stream, or one end of an in-memory pipe.
+pub enum Socket {
+    Tcp(TcpStream),
+    Pipe(memory::PipeEnd),
+}
+
 /// A connected TCP stream. Field order is drop order: the streams are children of the socket
 /// and must go first.
-pub struct Socket {
+pub struct TcpStream {
     input: InputStream,
     output: OutputStream,
     _tcp: TcpSocket,
@@ -49,6 +57,22 @@ impl transport::Guest for Adapter {
 }
 
 impl transport::GuestSocket for Socket {
+    fn send(&self, data: Vec<u8>) -> Result<u32, IoError> {
+        match self {
+            Socket::Tcp(tcp) => tcp.send(data),
+            Socket::Pipe(end) => end.send(&data),
+        }
+    }
+
+    fn recv(&self, max: u32) -> Result<Vec<u8>, IoError> {
+        match self {
+            Socket::Tcp(tcp) => tcp.recv(max),
+            Socket::Pipe(end) => end.recv(max),
+        }
+    }
+}
+
+impl TcpStream {
     fn send(&self, data: Vec<u8>) -> Result<u32, IoError> {
         if data.is_empty() {
             return Ok(0);
@@ -90,12 +114,16 @@ fn stream_error(error: StreamError) -> IoError {
 impl tcp::Guest for Adapter {
     fn connect(host: String, port: u16) -> Result<transport::Socket, String> {
         let (input, output, tcp) = sockets::connect(&host, port)?;
-        Ok(transport::Socket::new(Socket {
+        Ok(transport::Socket::new(Socket::Tcp(TcpStream {
             input,
             output,
             _tcp: tcp,
-        }))
+        })))
     }
+}
+
+impl pipe::Guest for Adapter {
+    type Pipe = memory::Pipe;
 }
 
 thread_local! {
