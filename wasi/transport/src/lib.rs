@@ -4,10 +4,11 @@
 //! sockets in memory. Composed with the endpoint (see the root build script) it makes a
 //! component that imports only WASI and runs on any stock WASI host.
 //!
-//! Sockets block: `send` waits until the output stream takes bytes and `recv` until at least
-//! one byte arrives. A stock WASI 0.2 host offers no way for an application on the far side
-//! of the endpoint to wait for readiness, so a non-blocking socket would leave it spinning;
-//! a blocking one gives the plain "call until done" flow of s2n over blocking sockets.
+//! TCP sockets block: `send` waits until the output stream takes bytes and `recv` until at
+//! least one byte arrives. A stock WASI 0.2 host offers no way for an application on the far
+//! side of the endpoint to wait for readiness, so a non-blocking socket would leave it
+//! spinning; a blocking one gives the plain "call until done" flow of s2n over blocking
+//! sockets. Pipe sockets never wait: their owner moves the bytes (`memory`).
 // The adapter is wasm code only (as the guest's WIT glue): natively the crate is empty, so
 // `cargo build --workspace` does not try to link its component exports into a host library.
 #![cfg(target_arch = "wasm32")]
