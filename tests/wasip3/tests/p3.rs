@@ -80,7 +80,13 @@ fn through_the_provider(url: &str, ca: &Path) -> Run {
 
 /// The composed `tls-get-p3` fetching `url` on a host without wasi:tls, trusting `ca`.
 fn composed(url: &str, ca: &Path) -> Run {
-    runtime().block_on(get_composed(url, ca))
+    runtime().block_on(get_composed(&[url], ca))
+}
+
+/// The same with `--sequential`: `connect` awaited alone, then the whole request, the whole
+/// response, and the streams' results last.
+fn composed_sequential(url: &str, ca: &Path) -> Run {
+    runtime().block_on(get_composed(&["--sequential", url], ca))
 }
 
 /// `get` fetches a 100,000-byte file from `openssl s_server -WWW`, byte for byte.
@@ -155,7 +161,7 @@ impl WasiView for PlainCtx {
 /// The composed `tls-get-p3` (the application with tlsbox's wasi:tls provider plugged in) on
 /// a host with WASI 0.2 and 0.3 and no wasi:tls, with `SSL_CERT_FILE` naming `ca` (its
 /// directory preopened at the same path); (status, stdout, stderr).
-async fn get_composed(url: &str, ca: &Path) -> Run {
+async fn get_composed(args: &[&str], ca: &Path) -> Run {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model_async(true);
     let engine = Engine::new(&config).unwrap();
@@ -173,7 +179,7 @@ async fn get_composed(url: &str, ca: &Path) -> Run {
     let stderr = MemoryOutputPipe::new(1 << 20);
     let dir = ca.parent().unwrap();
     let mut wasi = WasiCtx::builder();
-    wasi.args(&["tls-get-p3", url])
+    wasi.args(&[&["tls-get-p3"], args].concat())
         .env("SSL_CERT_FILE", ca.to_str().unwrap())
         .preopened_dir(dir, dir.to_str().unwrap(), FsPerms::ReadOnly)
         .unwrap()
@@ -237,6 +243,11 @@ fn assert_imports_wasi_but_not_tls(engine: &Engine, component: &Component) {
 #[test]
 fn a_composed_wasip3_application_gets_a_page_byte_for_byte_without_host_wasi_tls() {
     page_byte_for_byte(composed);
+}
+
+#[test]
+fn a_sequential_composed_wasip3_application_gets_the_page_too() {
+    page_byte_for_byte(composed_sequential);
 }
 
 #[test]

@@ -1,9 +1,12 @@
-//! `tls-get-p3 URL`: `tls-get` for WASIp3. Fetches an `https://` URL over HTTP/1.1 and prints
+//! `tls-get-p3 [--sequential] URL`: `tls-get` for WASIp3. Fetches an `https://` URL over HTTP/1.1 and prints
 //! the response to stdout, using only `wasi:sockets@0.3.0` and `wasi:tls@0.3.0-draft`, whose
 //! byte streams are component-model `stream<u8>`s: the TCP socket's receive stream feeds the
 //! connector's ciphertext input, its ciphertext output feeds the socket's send, and the
 //! request and response are the cleartext streams. The response runs to the end of the TLS
 //! stream. A failed handshake is reported with the host's error text.
+//!
+//! It drives the handshake, the request and the response at once; with `--sequential` it
+//! does one after another, awaiting `connect` alone first and the streams' results last.
 // The generated items carry the WIT's docs, but not on every item rustdoc counts.
 #![allow(missing_docs)]
 
@@ -45,11 +48,15 @@ impl Guest for Command {
 }
 
 async fn get() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let (Some(url), None) = (args.next(), args.next()) else {
-        return Err("usage: tls-get-p3 https://HOST[:PORT]/PATH".to_owned());
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let sequential = args.first().is_some_and(|a| a == "--sequential");
+    if sequential {
+        args.remove(0);
+    }
+    let [url] = &args[..] else {
+        return Err("usage: tls-get-p3 [--sequential] https://HOST[:PORT]/PATH".to_owned());
     };
-    let url = Url::parse(&url)?;
+    let url = Url::parse(url)?;
     let socket = connect(&url.host, url.port).await?;
 
     let connector = Connector::new();
@@ -64,21 +71,41 @@ async fn get() -> Result<(), String> {
         url.path,
         url.authority()
     );
-    let (handshake, (), response, ..) = futures::join!(
-        Connector::connect(connector, url.host.clone()),
-        async {
-            let unsent = request_tx.write_all(request.into_bytes()).await;
-            debug_assert!(unsent.is_empty());
-            // The end of the request stream is our close_notify.
-            drop(request_tx);
-        },
-        cleartext_in.collect(),
-        socket_received.into_future(),
-        socket_sent.into_future(),
-        tls_received.into_future(),
-        tls_sent.into_future(),
-    );
-    handshake.map_err(|e| format!("handshake failed: {}", e.to_debug_string()))?;
+    let response = if sequential {
+        // One step after another, as a simple client would: the handshake, the whole
+        // request, the whole response, and only then the streams' results.
+        Connector::connect(connector, url.host.clone())
+            .await
+            .map_err(|e| format!("handshake failed: {}", e.to_debug_string()))?;
+        let unsent = request_tx.write_all(request.into_bytes()).await;
+        debug_assert!(unsent.is_empty());
+        drop(request_tx);
+        let response = cleartext_in.collect().await;
+        let _ = (
+            socket_received.await,
+            socket_sent.await,
+            tls_received.await,
+            tls_sent.await,
+        );
+        response
+    } else {
+        let (handshake, (), response, ..) = futures::join!(
+            Connector::connect(connector, url.host.clone()),
+            async {
+                let unsent = request_tx.write_all(request.into_bytes()).await;
+                debug_assert!(unsent.is_empty());
+                // The end of the request stream is our close_notify.
+                drop(request_tx);
+            },
+            cleartext_in.collect(),
+            socket_received.into_future(),
+            socket_sent.into_future(),
+            tls_received.into_future(),
+            tls_sent.into_future(),
+        );
+        handshake.map_err(|e| format!("handshake failed: {}", e.to_debug_string()))?;
+        response
+    };
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&response)
