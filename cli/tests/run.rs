@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use tlsbox_test_support::peers::{CertKind, Pki, assert_served, page, s_server, unused_port};
+use tlsbox_test_support::peers::{
+    CertKind, Pki, assert_alert_logged, assert_served, page, s_server, unused_port,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tlsbox");
 
@@ -85,7 +86,7 @@ fn run_with_ca_trusts_that_file_instead() {
 #[test]
 fn run_refuses_an_untrusted_server_and_says_so_on_the_wire() {
     let pki = Pki::generate();
-    let (mut server, port) = s_server(pki.get(CertKind::Ecdsa), "-www", pki.dir.path());
+    let (server, port) = s_server(pki.get(CertKind::Ecdsa), "-www", pki.dir.path());
     let url = format!("https://localhost:{port}/");
     let out = run(
         &[tls_get().to_str().unwrap(), &url],
@@ -99,9 +100,7 @@ fn run_refuses_an_untrusted_server_and_says_so_on_the_wire() {
             .starts_with("tls-get: handshake failed: protocol/untrusted-certificate (alert 48): "),
         "{stderr}"
     );
-    let _ = server.wait_until(Instant::now() + Duration::from_secs(20));
-    let log = server.output();
-    assert!(log.contains("alert number 48"), "s_server saw: {log}");
+    assert_alert_logged(&server, 48);
 }
 
 #[test]

@@ -383,6 +383,20 @@ pub fn assert_served(server: &mut Process) {
     );
 }
 
+/// OpenSSL logged receiving alert `number` (`... SSL alert number N`) within 20 s. Waits for
+/// the line itself: the process may have exited before its reader thread passed the line on.
+pub fn assert_alert_logged(peer: &Process, number: u8) {
+    let needle = format!("alert number {number}");
+    let logged = peer.lines.so_far().contains(&needle)
+        || peer
+            .lines
+            .wait_for(&needle, Instant::now() + Duration::from_secs(20), |line| {
+                line.contains(&needle)
+            })
+            .is_ok();
+    assert!(logged, "no {needle:?} from the peer: {}", peer.output());
+}
+
 /// Writes 100,000 bytes of text (several records, lines of 64) to `dir/page.txt`, for
 /// `s_server -WWW` to serve as `/page.txt`, and returns them.
 pub fn page(dir: &Path) -> Vec<u8> {

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use tlsbox::{Config, Runtime, WasiTlsProvider};
 use tlsbox_test_support::embedding::{Ctx, exit_status};
-use tlsbox_test_support::peers::{CertKind, Pki, assert_served, page, s_server};
+use tlsbox_test_support::peers::{
+    CertKind, Pki, assert_alert_logged, assert_served, page, s_server,
+};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -112,7 +114,7 @@ fn page_byte_for_byte(get: fn(&str, &Path) -> Run) {
 /// is refused: exit 1, the error named, and alert 48 in s_server's log.
 fn untrusted_refused(get: fn(&str, &Path) -> Run) {
     let pki = Pki::generate();
-    let (mut server, port) = s_server(pki.get(CertKind::Ecdsa), "-www", pki.dir.path());
+    let (server, port) = s_server(pki.get(CertKind::Ecdsa), "-www", pki.dir.path());
     let (status, stdout, stderr) = get(
         &format!("https://localhost:{port}/"),
         &pki.get(CertKind::Rsa).ca,
@@ -125,12 +127,7 @@ fn untrusted_refused(get: fn(&str, &Path) -> Run) {
         ),
         "{stderr}"
     );
-    let _ = server.wait_until(Instant::now() + Duration::from_secs(20));
-    assert!(
-        server.output().contains("alert number 48"),
-        "{}",
-        server.output()
-    );
+    assert_alert_logged(&server, 48);
 }
 
 #[test]

@@ -1,9 +1,9 @@
-//! The client configuration the endpoint's WASI clients build (`https-get`, and the wasi:tls
-//! provider, which includes this file by path): tlsbox's defaults, RFC alerts, and reads that
-//! take whatever the socket holds.
+//! What the endpoint's WASI clients share (`https-get`, and the wasi:tls provider, which
+//! includes this file by path): the client configuration they build — tlsbox's defaults, RFC
+//! alerts, and reads that take whatever the socket holds — and how they word an error.
 
 use crate::tlsbox::tls::tls::{Config, ConfigOptions};
-use crate::tlsbox::tls::types::{AlertPolicy, ClientAuth, Error, RecordSizing, Role};
+use crate::tlsbox::tls::types::{AlertPolicy, ClientAuth, Error, ErrorKind, RecordSizing, Role};
 
 /// A client of `server_name` (SNI and the name its certificate must carry) that trusts
 /// `trust_anchors` (PEM bundles or DER certificates) and, with `host_trust_store`, the
@@ -39,4 +39,19 @@ pub fn config(
         alert_policy: AlertPolicy::Rfc,
         max_blinding_delay_secs: None,
     })
+}
+
+/// An error as tlsbox's host words it: `kind/name (alert N): message`.
+pub fn error_text(e: &Error) -> String {
+    let kind = match e.kind {
+        ErrorKind::Io => "io",
+        ErrorKind::Closed => "closed",
+        ErrorKind::Blocked => "blocked",
+        ErrorKind::Alert => "alert",
+        ErrorKind::Protocol => "protocol",
+        ErrorKind::Internal => "internal",
+        ErrorKind::Usage => "usage",
+    };
+    let alert = e.alert.map(|a| format!(" (alert {a})")).unwrap_or_default();
+    format!("{kind}/{}{alert}: {}", e.name, e.message)
 }

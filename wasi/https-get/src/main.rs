@@ -150,24 +150,5 @@ fn send_all(tls: &Connection, mut data: &[u8]) -> Result<(), Error> {
 }
 
 fn describe(step: &str, e: &Error) -> String {
-    let alert = e.alert.map(|a| format!(" (alert {a})")).unwrap_or_default();
-    format!(
-        "{step} failed: {}/{}{alert}: {}",
-        kind_name(e.kind),
-        e.name,
-        e.message
-    )
-}
-
-/// The error kind as the WIT spells it.
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Io => "io",
-        ErrorKind::Closed => "closed",
-        ErrorKind::Blocked => "blocked",
-        ErrorKind::Alert => "alert",
-        ErrorKind::Protocol => "protocol",
-        ErrorKind::Internal => "internal",
-        ErrorKind::Usage => "usage",
-    }
+    format!("{step} failed: {}", client::error_text(e))
 }

@@ -11,17 +11,7 @@ pub struct Failure(pub String);
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let kind = match e.kind {
-            ErrorKind::Io => "io",
-            ErrorKind::Closed => "closed",
-            ErrorKind::Blocked => "blocked",
-            ErrorKind::Alert => "alert",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Internal => "internal",
-            ErrorKind::Usage => "usage",
-        };
-        let alert = e.alert.map(|a| format!(" (alert {a})")).unwrap_or_default();
-        Failure(format!("{kind}/{}{alert}: {}", e.name, e.message))
+        Failure(client_config::error_text(&e))
     }
 }
 
