@@ -15,7 +15,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tlsbox::{Config, Runtime, WasiTlsProvider};
 use tlsbox_test_support::embedding::{Ctx, exit_status};
