@@ -78,7 +78,18 @@ fn main() -> Result<()> {
 
     let wasi_tls = compose_endpoint(&endpoint, &adapter).context("compose tlsbox-wasi")?;
     let wasi_tls_path = write(&out.join("tlsbox-wasi.wasm"), &wasi_tls)?;
-    let command = compose_application(&wasi_tls, &app).context("compose https-get")?;
+    // The application imports everything the composed endpoint exports.
+    let tlsbox_imports: Vec<&str> = ADAPTER_EXPORTS
+        .into_iter()
+        .chain(ENDPOINT_EXPORTS)
+        .collect();
+    let command = plug(
+        ("tlsbox:wasi", &wasi_tls),
+        ("tlsbox:https-get", &app),
+        &tlsbox_imports,
+        "wasi:cli/run@0.2.0",
+    )
+    .context("compose https-get")?;
     let command_path = write(&out.join("https-get.wasm"), &command)?;
 
     let provider = components::artefact(&dir, "tlsbox_wasi_tls_p3.wasm");
@@ -86,7 +97,13 @@ fn main() -> Result<()> {
         compose_provider(&endpoint, &adapter, &provider).context("compose tlsbox-wasi-tls-p3")?;
     let wasi_tls_p3_path = write(&out.join("tlsbox-wasi-tls-p3.wasm"), &wasi_tls_p3)?;
     let app_p3 = components::artefact(&dir, "tls-get-p3.wasm");
-    let command_p3 = plug_provider(&wasi_tls_p3, &app_p3).context("compose tls-get-p3")?;
+    let command_p3 = plug(
+        ("tlsbox:wasi-tls-p3", &wasi_tls_p3),
+        ("tlsbox:tls-get-p3", &app_p3),
+        &PROVIDER_EXPORTS,
+        "wasi:cli/run@0.3.0",
+    )
+    .context("compose tls-get-p3")?;
     let command_p3_path = write(&out.join("tls-get-p3.wasm"), &command_p3)?;
     println!(
         "cargo:rustc-env=TLSBOX_WASI_TLS_P3_WASM={}",
@@ -166,38 +183,21 @@ fn compose_provider(endpoint: &Path, adapter: &Path, provider: &Path) -> Result<
     Ok(graph.encode(EncodeOptions::default())?)
 }
 
-/// A wasi:tls application with its `wasi:tls` imports taken from the composed provider (what
-/// `wac plug app.wasm --plug tlsbox-wasi-tls-p3.wasm` does); it keeps the application's
-/// `wasi:cli/run@0.3.0` export.
-fn plug_provider(provider: &[u8], app: &Path) -> Result<Vec<u8>> {
+/// A command component (`app`) with its `imports` taken from `plug` (a composition, encoded)
+/// — what `wac plug app.wasm --plug plug.wasm` does; it keeps the application's `run`
+/// export (`wasi:cli/run` at the version given).
+fn plug(plug: (&str, &[u8]), app: (&str, &Path), imports: &[&str], run: &str) -> Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
-    let package = Package::from_bytes("tlsbox:wasi-tls-p3", None, provider, graph.types_mut())?;
+    let package = Package::from_bytes(plug.0, None, plug.1, graph.types_mut())?;
     let package = graph.register_package(package)?;
-    let tls = graph.instantiate(package);
-    let app = instantiate_file(&mut graph, "tlsbox:tls-get-p3", app)?;
-    for name in PROVIDER_EXPORTS {
-        let export = graph.alias_instance_export(tls, name)?;
+    let plug = graph.instantiate(package);
+    let app = instantiate_file(&mut graph, app.0, app.1)?;
+    for name in imports {
+        let export = graph.alias_instance_export(plug, name)?;
         graph.set_instantiation_argument(app, name, export)?;
     }
-    let run = graph.alias_instance_export(app, "wasi:cli/run@0.3.0")?;
-    graph.export(run, "wasi:cli/run@0.3.0")?;
-    Ok(graph.encode(EncodeOptions::default())?)
-}
-
-/// The application with every `tlsbox:*` import taken from the composed endpoint; it keeps
-/// the application's `wasi:cli/run` export.
-fn compose_application(wasi_tls: &[u8], app: &Path) -> Result<Vec<u8>> {
-    let mut graph = CompositionGraph::new();
-    let package = Package::from_bytes("tlsbox:wasi", None, wasi_tls, graph.types_mut())?;
-    let package = graph.register_package(package)?;
-    let tls = graph.instantiate(package);
-    let app = instantiate_file(&mut graph, "tlsbox:https-get", app)?;
-    for name in ADAPTER_EXPORTS.iter().chain(&ENDPOINT_EXPORTS) {
-        let export = graph.alias_instance_export(tls, name)?;
-        graph.set_instantiation_argument(app, name, export)?;
-    }
-    let run = graph.alias_instance_export(app, "wasi:cli/run@0.2.0")?;
-    graph.export(run, "wasi:cli/run@0.2.0")?;
+    let run_export = graph.alias_instance_export(app, run)?;
+    graph.export(run_export, run)?;
     Ok(graph.encode(EncodeOptions::default())?)
 }
 
