@@ -1,10 +1,10 @@
-//! A plain wasmtime embedding for `wasi:cli/command` components that use `wasi:tls`: the
-//! store state any embedder has (WASI and wasi:tls, the provider in its slot), with the
-//! command's standard output and error captured.
+//! A plain wasmtime embedding for `wasi:cli/command` components: the store state any
+//! embedder has — WASI and wasi:tls with the provider in its slot (`Ctx`), or WASI alone
+//! (`WasiOnly`) — with the command's standard output and error captured.
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_tls::{TlsProvider, WasiTlsCtx, WasiTlsCtxBuilder, WasiTlsCtxView, WasiTlsView};
 
 /// The store's state: WASI with network access (as `wasmtime run -S inherit-network -S
@@ -53,24 +53,60 @@ impl Ctx {
     /// A store state for a command run with `args` (argv, its name first), whose wasi:tls
     /// connections `provider` makes (e.g. `tlsbox::WasiTlsProvider`).
     pub fn new(args: &[&str], provider: Box<dyn TlsProvider>) -> (Ctx, Output) {
-        let output = Output {
-            stdout: MemoryOutputPipe::new(16 << 20),
-            stderr: MemoryOutputPipe::new(1 << 20),
-        };
-        let mut wasi = WasiCtx::builder();
-        wasi.args(args)
-            .inherit_network()
-            .allow_tcp(true)
-            .allow_ip_name_lookup(true)
-            .stdout(output.stdout.clone())
-            .stderr(output.stderr.clone());
+        let (wasi, output) = wasi(args, |_| {});
         let ctx = Ctx {
             table: ResourceTable::new(),
-            wasi: wasi.build(),
+            wasi,
             tls: WasiTlsCtxBuilder::new().provider(provider).build(),
         };
         (ctx, output)
     }
+}
+
+/// The store state of a host without wasi:tls: WASI alone, with network access.
+pub struct WasiOnly {
+    table: ResourceTable,
+    wasi: WasiCtx,
+}
+
+impl WasiView for WasiOnly {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiOnly {
+    /// A store state for a command run with `args` (argv, its name first); `configure` adds
+    /// to its WASI context (environment, preopened directories).
+    pub fn new(args: &[&str], configure: impl FnOnce(&mut WasiCtxBuilder)) -> (WasiOnly, Output) {
+        let (wasi, output) = wasi(args, configure);
+        let ctx = WasiOnly {
+            table: ResourceTable::new(),
+            wasi,
+        };
+        (ctx, output)
+    }
+}
+
+/// A command's WASI context: `args`, network access (as `wasmtime run -S inherit-network -S
+/// allow-ip-name-lookup` grants), its output captured, and what `configure` adds.
+fn wasi(args: &[&str], configure: impl FnOnce(&mut WasiCtxBuilder)) -> (WasiCtx, Output) {
+    let output = Output {
+        stdout: MemoryOutputPipe::new(16 << 20),
+        stderr: MemoryOutputPipe::new(1 << 20),
+    };
+    let mut wasi = WasiCtx::builder();
+    wasi.args(args)
+        .inherit_network()
+        .allow_tcp(true)
+        .allow_ip_name_lookup(true)
+        .stdout(output.stdout.clone())
+        .stderr(output.stderr.clone());
+    configure(&mut wasi);
+    (wasi.build(), output)
 }
 
 /// The exit status of a command's `run`: 0, 1 for its error result, or the status it exited

@@ -18,14 +18,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use tlsbox::{Config, Runtime, WasiTlsProvider};
-use tlsbox_test_support::embedding::{Ctx, exit_status};
+use tlsbox_test_support::embedding::{Ctx, WasiOnly, exit_status};
 use tlsbox_test_support::peers::{
     CertKind, Pki, assert_alert_logged, assert_served, page, s_server,
 };
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiView};
 use wasmtime_wasi_tls::TlsProvider;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -36,34 +35,50 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// `tls-get-p3` (WASIp3: wasi:sockets@0.3.0 and wasi:tls@0.3.0-draft, async `run`) in an
-/// embedding with component-model async on, WASI 0.2 and 0.3, and wasi:tls 0.3 from
-/// wasmtime-wasi-tls's `p3` module with tlsbox's provider; (status, stdout, stderr).
-async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> Run {
+/// The component whose path the build put in `var`, in an engine with component-model async.
+fn load(var: &str) -> (Engine, Component) {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model_async(true);
     let engine = Engine::new(&config).unwrap();
-    let component = Component::from_file(
-        &engine,
-        std::env::var("TLSBOX_TLS_GET_P3_WASM").expect("set by tests/wasi_tls_p3.rs"),
-    )
-    .unwrap();
-    let mut linker = Linker::new(&engine);
-    // std in the guest still writes through WASI 0.2.
+    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} set by tests/wasi_tls_p3.rs"));
+    let component = Component::from_file(&engine, path).unwrap();
+    (engine, component)
+}
+
+/// A linker with WASI 0.2 (std in the guest still writes through it) and 0.3.
+fn wasi_linker<T: WasiView + 'static>(engine: &Engine) -> Linker<T> {
+    let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
     wasmtime_wasi::p3::add_to_linker(&mut linker).unwrap();
-    wasmtime_wasi_tls::p3::add_to_linker(&mut linker).unwrap();
-    let (ctx, output) = Ctx::new(&["tls-get-p3", url], provider);
-    let mut store = Store::new(&engine, ctx);
+    linker
+}
+
+/// Runs `component`'s async `wasi:cli/run` in a store holding `ctx`; its exit status.
+async fn run<T: Send + 'static>(
+    engine: &Engine,
+    component: &Component,
+    linker: &Linker<T>,
+    ctx: T,
+) -> i32 {
+    let mut store = Store::new(engine, ctx);
     let command =
-        wasmtime_wasi::p3::bindings::Command::instantiate_async(&mut store, &component, &linker)
+        wasmtime_wasi::p3::bindings::Command::instantiate_async(&mut store, component, linker)
             .await
             .expect("tls-get-p3 instantiates");
     let result = store
         .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
         .await;
-    let status = exit_status(result.and_then(|r| r));
-    drop(store);
+    exit_status(result.and_then(|r| r))
+}
+
+/// `tls-get-p3` as built, fetching `url`, with wasi:tls 0.3 served by wasmtime-wasi-tls's
+/// `p3` module and `provider`.
+async fn get_p3(url: &str, provider: Box<dyn TlsProvider>) -> Run {
+    let (engine, component) = load("TLSBOX_TLS_GET_P3_WASM");
+    let mut linker = wasi_linker(&engine);
+    wasmtime_wasi_tls::p3::add_to_linker(&mut linker).unwrap();
+    let (ctx, output) = Ctx::new(&["tls-get-p3", url], provider);
+    let status = run(&engine, &component, &linker, ctx).await;
     let (stdout, stderr) = output.take();
     (status, stdout, stderr)
 }
@@ -140,82 +155,27 @@ fn a_wasip3_application_sees_an_untrusted_server_refused() {
     untrusted_refused(through_the_provider);
 }
 
-/// The store state of a host without wasi:tls: WASI with network access, nothing else.
-struct PlainCtx {
-    table: ResourceTable,
-    wasi: WasiCtx,
-}
-
-impl WasiView for PlainCtx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// The composed `tls-get-p3` (the application with tlsbox's wasi:tls provider plugged in) on
-/// a host with WASI 0.2 and 0.3 and no wasi:tls, with `SSL_CERT_FILE` naming `ca` (its
-/// directory preopened at the same path); (status, stdout, stderr).
+/// The composed `tls-get-p3` (the application with tlsbox's wasi:tls provider plugged in),
+/// run with `args`, on a host with WASI 0.2 and 0.3 and no wasi:tls, with `SSL_CERT_FILE`
+/// naming `ca` (its directory preopened at the same path).
 async fn get_composed(args: &[&str], ca: &Path) -> Run {
-    let mut config = wasmtime::Config::new();
-    config.wasm_component_model_async(true);
-    let engine = Engine::new(&config).unwrap();
-    let component = Component::from_file(
-        &engine,
-        std::env::var("TLSBOX_TLS_GET_P3_COMPOSED_WASM").expect("set by tests/wasi_tls_p3.rs"),
-    )
-    .unwrap();
+    let (engine, component) = load("TLSBOX_TLS_GET_P3_COMPOSED_WASM");
     // Nothing of wasi:tls is left to import: the composition carries it.
     assert_imports_wasi_but_not_tls(&engine, &component);
-    let mut linker = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    wasmtime_wasi::p3::add_to_linker(&mut linker).unwrap();
-    let stdout = MemoryOutputPipe::new(16 << 20);
-    let stderr = MemoryOutputPipe::new(1 << 20);
     let dir = ca.parent().unwrap();
-    let mut wasi = WasiCtx::builder();
-    wasi.args(&[&["tls-get-p3"], args].concat())
-        .env("SSL_CERT_FILE", ca.to_str().unwrap())
-        .preopened_dir(dir, dir.to_str().unwrap(), FsPerms::ReadOnly)
-        .unwrap()
-        .inherit_network()
-        .allow_tcp(true)
-        .allow_ip_name_lookup(true)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
-    let ctx = PlainCtx {
-        table: ResourceTable::new(),
-        wasi: wasi.build(),
-    };
-    let mut store = Store::new(&engine, ctx);
-    let command =
-        wasmtime_wasi::p3::bindings::Command::instantiate_async(&mut store, &component, &linker)
-            .await
-            .expect("the composed tls-get-p3 instantiates without wasi:tls");
-    let result = store
-        .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
-        .await;
-    let status = exit_status(result.and_then(|r| r));
-    drop(store);
-    (
-        status,
-        stdout.contents().to_vec(),
-        String::from_utf8_lossy(&stderr.contents()).into_owned(),
-    )
+    let (ctx, output) = WasiOnly::new(&[&["tls-get-p3"], args].concat(), |wasi| {
+        wasi.env("SSL_CERT_FILE", ca.to_str().unwrap())
+            .preopened_dir(dir, dir.to_str().unwrap(), FsPerms::ReadOnly)
+            .unwrap();
+    });
+    let status = run(&engine, &component, &wasi_linker(&engine), ctx).await;
+    let (stdout, stderr) = output.take();
+    (status, stdout, stderr)
 }
 
 #[test]
 fn the_provider_composition_exports_wasi_tls_and_imports_only_wasi() {
-    let mut config = wasmtime::Config::new();
-    config.wasm_component_model_async(true);
-    let engine = Engine::new(&config).unwrap();
-    let component = Component::from_file(
-        &engine,
-        std::env::var("TLSBOX_WASI_TLS_P3_WASM").expect("set by tests/wasi_tls_p3.rs"),
-    )
-    .unwrap();
+    let (engine, component) = load("TLSBOX_WASI_TLS_P3_WASM");
     let ty = component.component_type();
     let mut exports: Vec<&str> = ty.exports(&engine).map(|(name, _)| name).collect();
     exports.sort_unstable();
