@@ -119,7 +119,7 @@ def memory_plot(table):
     try:
         with open(table) as f:
             for line in f:
-                m = re.match(r"\s*(\d+)\s+([\d.]+)\s+([\d.]+) KiB", line)
+                m = re.match(r"\s*(\d+)\s+[\d.]+\s+([\d.]+) KiB\s+([\d.]+) KiB", line)
                 if m:
                     rows.append((int(m.group(1)), float(m.group(2)), float(m.group(3))))
     except OSError:
@@ -127,10 +127,13 @@ def memory_plot(table):
         return
     svg_plot(
         os.path.join(ROOT, "docs", "memory.svg"),
-        "Host RSS per idle connection (tlsbox client + native server, one process)",
+        "Host memory per idle connection (tlsbox clients; the server is another process)",
         "idle connections (log)",
         "KiB per connection",
-        [("RSS growth per connection", "#5e3c99", "", [(n, per) for n, _, per in rows])],
+        [
+            ("Rss growth per connection", "#5e3c99", "", [(n, rss) for n, rss, _ in rows]),
+            ("Pss growth per connection", "#e66101", "2,3", [(n, pss) for n, _, pss in rows]),
+        ],
         xlog=True,
     )
 

@@ -1,24 +1,29 @@
-//! Host RSS per idle connection: `cargo run --release -p tlsbox-tests --example idle_rss`.
+//! Host memory per idle connection, the tlsbox side alone:
+//! `cargo run --release -p tlsbox-tests --example idle_rss`.
 //!
-//! Opens 1, 100, 1,000 and 10,000 connections (cumulatively) from tlsbox clients (one
-//! guest instance each) to a native tokio-rustls server over in-memory pipes, handshakes
-//! and echoes once on each, leaves them idle, and prints the resident set growth per
-//! connection. The native server's own state is included, so the figure is an upper bound
-//! for the tlsbox side. At the end it breaks the resident set down by kind of mapping (from
-//! `/proc/self/smaps`), which separates the instances' linear memories and fiber stacks
-//! from the process heap.
+//! Starts a native tokio-rustls echo server in a child process (this example run with
+//! `--serve`), so that none of the server's state is in the figures; then opens 1, 100, 1,000,
+//! 2,000, 5,000 and 10,000 connections (cumulatively) from tlsbox clients, one guest instance
+//! each, over loopback TCP, handshakes and echoes once on each, leaves them idle, and prints
+//! the growth of this process's resident set (Rss) and proportional set (Pss) per
+//! connection. At the end it breaks the resident set down by kind of mapping (from
+//! `/proc/self/smaps`), which separates the instances' linear memories and fiber stacks from
+//! the process heap. `--x25519` makes the clients offer X25519 alone (no ML-KEM key pair in
+//! the handshake). Each connection is a socket in both processes: 10,000 need
+//! `ulimit -n` above 10,000.
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tlsbox::{Config, Runtime, TlsConnector, TlsStream};
 use tlsbox_test_support::pki::Pki;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream as NativeStream;
-
-type Pair = (TlsStream<DuplexStream>, NativeStream<DuplexStream>);
 
 /// Resident set size of this process, in bytes (Linux `/proc/self/statm`).
 fn rss() -> u64 {
@@ -56,46 +61,62 @@ fn mappings() -> usize {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, dir] = args.as_slice()
+        && flag == "--serve"
+    {
+        return serve(Path::new(dir)).await;
+    }
+
     let pki = Pki::generate(&["localhost"]).map_err(std::io::Error::other)?;
-    let certs = CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(std::io::Error::other)?;
-    let key = PrivateKeyDer::from_pem_slice(pki.server_key_pem.as_bytes())
-        .map_err(std::io::Error::other)?;
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(std::io::Error::other)?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(std::io::Error::other)?;
-    let acceptor = TlsAcceptor::from(Arc::new(server));
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("cert.pem"), &pki.server_cert_pem)?;
+    std::fs::write(dir.path().join("key.pem"), &pki.server_key_pem)?;
+    let mut server = Command::new(std::env::current_exe()?)
+        .arg("--serve")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut port = String::new();
+    if let Some(out) = server.stdout.take() {
+        BufReader::new(out).read_line(&mut port)?;
+    }
+    let port: u16 = port.trim().parse().map_err(std::io::Error::other)?;
+    let measured = measure(&pki, port, args.iter().any(|a| a == "--x25519")).await;
+    server.kill()?;
+    server.wait()?;
+    measured
+}
+
+/// Opens the connections to the server on `port` and prints the figures; with `x25519_only`
+/// the clients offer X25519 alone instead of the default's X25519MLKEM768 first.
+async fn measure(pki: &Pki, port: u16, x25519_only: bool) -> std::io::Result<()> {
     let runtime = Runtime::shared()?;
-    let connector = TlsConnector::new(
-        &runtime,
-        Config::client("localhost").trust(pki.ca_pem.as_bytes()),
-    );
+    let mut config = Config::client("localhost").trust(pki.ca_pem.as_bytes());
+    if x25519_only {
+        config = config.kx_groups(&[tlsbox::KxGroup::X25519]);
+    }
+    let connector = TlsConnector::new(&runtime, config);
     println!("pooling allocator: {}", runtime.is_pooled());
 
     // Warm up (one connection, dropped) so the baseline includes the compiled component.
-    drop(open(&acceptor, &connector, 1).await?);
+    drop(open(port, &connector, 1).await?);
     let (base, base_pss) = (rss(), pss());
     println!("baseline RSS: {:.1} MiB", base as f64 / (1 << 20) as f64);
     println!(
         "{:>12} {:>12} {:>16} {:>16} {:>10}",
         "connections", "RSS (MiB)", "per connection", "Pss per conn.", "mappings"
     );
-    let mut held: Vec<Pair> = Vec::new();
+    let mut held: Vec<TlsStream<TcpStream>> = Vec::new();
     for target in [1usize, 100, 1_000, 2_000, 5_000, 10_000] {
         // In batches, as connections arrive at a server.
         while held.len() < target {
             let batch = (target - held.len()).min(1_000);
-            match open(&acceptor, &connector, batch).await {
+            match open(port, &connector, batch).await {
                 Ok(more) => held.extend(more),
                 Err(e) => {
-                    // Typically the process's mapping limit (`vm.max_map_count`, 65,530 by
-                    // default): see `mappings`.
+                    // Typically the process's limit on open files (`ulimit -n`) or on
+                    // mappings (`vm.max_map_count`, 65,530 by default; see `mappings`).
                     println!("stopped at {} connections: {e}", held.len());
                     return Ok(());
                 }
@@ -176,32 +197,23 @@ fn print_breakdown(connections: usize) {
     }
 }
 
-/// `n` handshaken connections that have echoed once.
+/// `n` handshaken connections to the server on `port` that have echoed once.
 async fn open(
-    acceptor: &TlsAcceptor,
+    port: u16,
     connector: &TlsConnector,
     n: usize,
-) -> std::io::Result<Vec<Pair>> {
+) -> std::io::Result<Vec<TlsStream<TcpStream>>> {
     let mut tasks = Vec::new();
     for _ in 0..n {
-        let (a, b) = tokio::io::duplex(16 << 10);
-        let (acceptor, connector) = (acceptor.clone(), connector.clone());
+        let connector = connector.clone();
         tasks.push(tokio::spawn(async move {
-            let server = tokio::spawn(async move {
-                let mut tls = acceptor.accept(b).await?;
-                let mut buf = [0; 4];
-                tls.read_exact(&mut buf).await?;
-                tls.write_all(&buf).await?;
-                tls.flush().await?;
-                std::io::Result::Ok(tls)
-            });
-            let mut client = connector.connect(a).await?;
+            let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+            let mut client = connector.connect(tcp).await?;
             client.write_all(b"ping").await?;
             client.flush().await?;
             let mut buf = [0; 4];
             client.read_exact(&mut buf).await?;
-            let server = server.await.map_err(std::io::Error::other)??;
-            std::io::Result::Ok((client, server))
+            std::io::Result::Ok(client)
         }));
     }
     let mut out = Vec::with_capacity(n);
@@ -209,4 +221,40 @@ async fn open(
         out.push(task.await.map_err(std::io::Error::other)??);
     }
     Ok(out)
+}
+
+/// The child process: a native tokio-rustls server with the certificate and key in `dir`,
+/// on a loopback port it prints first, echoing four bytes on each connection and then
+/// holding it until the client closes.
+async fn serve(dir: &Path) -> std::io::Result<()> {
+    let certs = CertificateDer::pem_file_iter(dir.join("cert.pem"))
+        .map_err(std::io::Error::other)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).map_err(std::io::Error::other)?;
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(std::io::Error::other)?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(std::io::Error::other)?;
+    let acceptor = TlsAcceptor::from(Arc::new(server));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("{}", listener.local_addr()?.port());
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let mut tls = acceptor.accept(tcp).await?;
+            let mut buf = [0; 4];
+            tls.read_exact(&mut buf).await?;
+            tls.write_all(&buf).await?;
+            tls.flush().await?;
+            // Held until the client goes (a read of 0 bytes, or an error).
+            let _ = tls.read(&mut buf).await;
+            std::io::Result::Ok(())
+        });
+    }
 }
