@@ -9,7 +9,8 @@
 //! connection. At the end it breaks the resident set down by kind of mapping (from
 //! `/proc/self/smaps`), which separates the instances' linear memories and fiber stacks from
 //! the process heap. `--x25519` makes the clients offer X25519 alone (no ML-KEM key pair in
-//! the handshake). Each connection is a socket in both processes: 10,000 need
+//! the handshake); `--compact` reserves only the memory limit per instance
+//! (`Reservation::Compact`) instead of 4 GiB. Each connection is a socket in both processes: 10,000 need
 //! `ulimit -n` above 10,000.
 
 use std::io::{BufRead, BufReader};
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tlsbox::{Config, Runtime, TlsConnector, TlsStream};
+use tlsbox::{Config, Limits, Reservation, Runtime, TlsConnector, TlsStream};
 use tlsbox_test_support::pki::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,6 +45,23 @@ fn pss() -> u64 {
     rollup
         .lines()
         .find_map(|line| line.strip_prefix("Pss:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Kernel memory in this process's page tables, in bytes (`VmPTE` in `/proc/self/status`):
+/// not in Rss, but memory each instance's scattered pages cost.
+fn page_tables() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmPTE:"))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -82,16 +100,26 @@ async fn main() -> std::io::Result<()> {
         BufReader::new(out).read_line(&mut port)?;
     }
     let port: u16 = port.trim().parse().map_err(std::io::Error::other)?;
-    let measured = measure(&pki, port, args.iter().any(|a| a == "--x25519")).await;
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let limits = Limits {
+        reservation: if flag("--compact") {
+            Reservation::Compact
+        } else {
+            Reservation::Full
+        },
+        ..Limits::default()
+    };
+    let measured = measure(&pki, port, limits, flag("--x25519")).await;
     server.kill()?;
     server.wait()?;
     measured
 }
 
-/// Opens the connections to the server on `port` and prints the figures; with `x25519_only`
-/// the clients offer X25519 alone instead of the default's X25519MLKEM768 first.
-async fn measure(pki: &Pki, port: u16, x25519_only: bool) -> std::io::Result<()> {
-    let runtime = Runtime::shared()?;
+/// Opens the connections to the server on `port` from a runtime with `limits` and prints the
+/// figures; with `x25519_only` the clients offer X25519 alone instead of the default's
+/// X25519MLKEM768 first.
+async fn measure(pki: &Pki, port: u16, limits: Limits, x25519_only: bool) -> std::io::Result<()> {
+    let runtime = Runtime::new(limits)?;
     let mut config = Config::client("localhost").trust(pki.ca_pem.as_bytes());
     if x25519_only {
         config = config.kx_groups(&[tlsbox::KxGroup::X25519]);
@@ -101,7 +129,7 @@ async fn measure(pki: &Pki, port: u16, x25519_only: bool) -> std::io::Result<()>
 
     // Warm up (one connection, dropped) so the baseline includes the compiled component.
     drop(open(port, &connector, 1).await?);
-    let (base, base_pss) = (rss(), pss());
+    let (base, base_pss, base_tables) = (rss(), pss(), page_tables());
     println!("baseline RSS: {:.1} MiB", base as f64 / (1 << 20) as f64);
     println!(
         "{:>12} {:>12} {:>16} {:>16} {:>10}",
@@ -134,6 +162,10 @@ async fn measure(pki: &Pki, port: u16, x25519_only: bool) -> std::io::Result<()>
             mappings(),
         );
     }
+    println!(
+        "page tables: {:.1} KiB per connection",
+        page_tables().saturating_sub(base_tables) as f64 / held.len() as f64 / 1024.0
+    );
     print_breakdown(held.len());
     Ok(())
 }

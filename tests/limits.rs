@@ -2,14 +2,16 @@
 //! transport never counts, so an idle connection lives as long as its peer and application
 //! want, while a guest call that computes too long is still stopped, and the trap ends only
 //! its own instance. Instances come on demand unless a runtime asks for a pool, whose size
-//! then bounds the live instances.
+//! then bounds the live instances. Both address-space reservations hold the memory limit.
 
 mod common;
 
 use std::thread;
 use std::time::Duration;
 
-use tlsbox::{CipherSuite, Connection, Endpoint, IoError, Limits, Runtime, Transport};
+use tlsbox::{
+    CipherSuite, Connection, Endpoint, ErrorKind, IoError, Limits, Reservation, Runtime, Transport,
+};
 use tlsbox_test_support::ScriptedTransport;
 
 use common::{MemPair, client_config, native_server, pki, ring_provider};
@@ -133,4 +135,37 @@ fn instances_come_on_demand_unless_a_pool_is_asked_for() {
     assert_eq!(second.recv_exact(10), b"still fine");
     drop(first);
     connected(&pooled).expect("the dropped connection's slot");
+}
+
+#[test]
+fn either_reservation_carries_data_and_holds_the_memory_limit() {
+    for reservation in [Reservation::Full, Reservation::Compact] {
+        let runtime = Runtime::new(Limits {
+            reservation,
+            ..Limits::default()
+        })
+        .expect("runtime");
+        let mut pair = connected(&runtime).expect("handshake");
+        pair.peer_send(b"both ways");
+        assert_eq!(pair.recv_exact(9), b"both ways", "{reservation:?}");
+        assert_eq!(pair.conn.send(b"and back").unwrap().bytes, 8);
+        assert_eq!(pair.peer_received(), b"and back", "{reservation:?}");
+
+        // However much address space is reserved, an instance may not grow past
+        // `memory_bytes`: a fresh one needs 256 KiB, so a 64 KiB limit refuses it.
+        let small = Runtime::new(Limits {
+            reservation,
+            memory_bytes: 64 << 10,
+            ..Limits::default()
+        })
+        .expect("runtime");
+        let Err(err) = connected(&small) else {
+            panic!("an instance grew past its limit with {reservation:?}");
+        };
+        assert_eq!(
+            (err.kind, err.name.as_str()),
+            (ErrorKind::Internal, "trap"),
+            "{reservation:?}: {err}"
+        );
+    }
 }

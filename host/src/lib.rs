@@ -87,7 +87,7 @@ pub use bindings::{
 pub use config::Config;
 pub use connection::{Connection, Endpoint};
 pub use error::Error;
-pub use runtime::{Limits, Runtime};
+pub use runtime::{Limits, Reservation, Runtime};
 #[cfg(feature = "tokio")]
 pub use stream::{DEFAULT_HANDSHAKE_TIMEOUT, TlsAcceptor, TlsConnector, TlsStream};
 pub use transport::{TcpTransport, Transport};
