@@ -190,7 +190,7 @@ fn bulk(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("component", &label), |b| {
                 b.iter(|| {
                     pair.conn.send(&data).unwrap();
-                    pair.wire.take_outbound()
+                    pair.wire.discard_outbound()
                 })
             });
             println!(
