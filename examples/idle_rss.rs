@@ -41,27 +41,20 @@ fn rss() -> u64 {
 /// among the mappings that share it (Linux `/proc/self/smaps_rollup`). Every instance maps
 /// the same copy-on-write memory image, which Rss counts in full per instance.
 fn pss() -> u64 {
-    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
-    rollup
-        .lines()
-        .find_map(|line| line.strip_prefix("Pss:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kib| kib * 1024)
+    kib_field("/proc/self/smaps_rollup", "Pss:")
 }
 
 /// Kernel memory in this process's page tables, in bytes (`VmPTE` in `/proc/self/status`):
 /// not in Rss, but memory each instance's scattered pages cost.
 fn page_tables() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmPTE:"))
+    kib_field("/proc/self/status", "VmPTE:")
+}
+
+/// The first `name  N kB` line of the proc file at `path`, in bytes (0 if absent).
+fn kib_field(path: &str, name: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
