@@ -78,7 +78,8 @@ pub enum Reservation {
     /// 4 GiB and a guard region per instance: every address a 32-bit guest can form falls
     /// inside it, so wasmtime compiles no bounds checks and the guest's crypto runs about
     /// 13–16 % faster (docs/performance.md). About 30,000 instances fit in a process at once
-    /// (x86-64 and AArch64 give a process 128 TiB).
+    /// on x86-64 (128 TiB of user address space); an AArch64 kernel with 39-bit addresses
+    /// gives a process 512 GiB, room for about 120, so use [`Reservation::Compact`] there.
     #[default]
     Full,
     /// [`Limits::memory_bytes`] per instance: every access is bounds-checked, and the
