@@ -56,6 +56,10 @@ impl Flavour {
                 "target-feature=+wide-arithmetic",
                 "--cfg",
                 "curve25519_dalek_bits=\"64\"",
+                // Stable rustc does not set `target_feature = "wide-arithmetic"` for an
+                // unstable feature, so the guest's Poly1305 learns it from this.
+                "--cfg",
+                "tlsbox_wide_arithmetic",
             ],
         }
     }

@@ -20,10 +20,10 @@ pub(crate) mod limb44;
 use subtle::ConstantTimeEq;
 
 /// The layout this build uses.
-#[cfg(any(target_pointer_width = "64", target_feature = "wide-arithmetic"))]
+#[cfg(any(target_pointer_width = "64", tlsbox_wide_arithmetic))]
 pub(crate) type Poly1305 = Mac<limb44::Limbs44>;
 /// The layout this build uses.
-#[cfg(not(any(target_pointer_width = "64", target_feature = "wide-arithmetic")))]
+#[cfg(not(any(target_pointer_width = "64", tlsbox_wide_arithmetic)))]
 pub(crate) type Poly1305 = Mac<limb26::Limbs26>;
 
 /// One limb layout: the key and accumulator, block absorption and the final reduction.
