@@ -19,7 +19,7 @@ use crate::types::{
 };
 use blinding::Blinding;
 use early_data::EarlyData;
-use records::{RecordLimits, RecordReader};
+use records::{Record, RecordLimits, RecordReader};
 use sizing::{MIN_SEND_BUFFER, Sizing};
 
 /// A validated configuration, shared by the connections made from it.
@@ -244,17 +244,19 @@ impl<S: Socket> Connection<S> {
     }
 
     /// Feeds one record to the engine; a failure ends the connection.
-    fn feed(&mut self, record: &[u8]) -> Result<(), Error> {
-        self.session.feed_record(record).map_err(|e| {
-            if e.kind == ErrorKind::Alert {
-                self.alert_received = e.alert;
-                self.fail();
-                e.with_blocked(Blocked::OnRead)
-            } else {
-                // The engine has queued the alert for this failure.
-                self.failed_with(e)
-            }
-        })
+    fn feed(&mut self, record: &Record) -> Result<(), Error> {
+        self.session
+            .feed_record(record.header(), record.body())
+            .map_err(|e| {
+                if e.kind == ErrorKind::Alert {
+                    self.alert_received = e.alert;
+                    self.fail();
+                    e.with_blocked(Blocked::OnRead)
+                } else {
+                    // The engine has queued the alert for this failure.
+                    self.failed_with(e)
+                }
+            })
     }
 
     /// Ends the connection after a local fatal error whose alert is queued: under the RFC

@@ -66,6 +66,38 @@ impl RecordLimits {
         }
     }
 }
+/// One whole record, header and body.
+pub struct Record {
+    header: [u8; HEADER_LEN],
+    /// The body, from `body_start` on: a body read in one piece is kept as the transport
+    /// delivered it instead of being copied behind its header.
+    data: Vec<u8>,
+    body_start: usize,
+}
+
+impl Record {
+    /// The 5-byte record header.
+    pub fn header(&self) -> &[u8; HEADER_LEN] {
+        &self.header
+    }
+
+    /// The record's body (protected or plaintext fragment).
+    pub fn body(&self) -> &[u8] {
+        &self.data[self.body_start..]
+    }
+
+    /// A record held whole in `data`, header first.
+    fn whole(data: Vec<u8>) -> Self {
+        let mut header = [0; HEADER_LEN];
+        header.copy_from_slice(&data[..HEADER_LEN]);
+        Record {
+            header,
+            data,
+            body_start: HEADER_LEN,
+        }
+    }
+}
+
 /// s2n's receive buffer size when buffering (it grows to fit a larger record).
 const BUFFER_LEN: usize = 16384;
 
@@ -104,18 +136,18 @@ impl RecordReader {
         if self.buffering { self.buf.len() } else { 0 }
     }
 
-    /// Reads until one whole record is held and returns it, header included. On a
-    /// transport error the bytes read so far stay for the next call.
+    /// Reads until one whole record is held and returns it. On a transport error the bytes
+    /// read so far stay for the next call.
     pub fn read<S: Socket>(
         &mut self,
         wire: &mut Wire<S>,
         limits: RecordLimits,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Record, Error> {
         loop {
             let (missing, record_len) = self.missing(limits)?;
             if missing == 0 {
                 let rest = self.buf.split_off(record_len);
-                return Ok(std::mem::replace(&mut self.buf, rest));
+                return Ok(Record::whole(std::mem::replace(&mut self.buf, rest)));
             }
             let request = if self.buffering {
                 missing.max(BUFFER_LEN.max(record_len).saturating_sub(self.buf.len()))
@@ -123,6 +155,17 @@ impl RecordReader {
                 missing
             };
             let chunk = wire.recv(request)?;
+            if !self.buffering && self.buf.len() == HEADER_LEN && chunk.len() == missing {
+                // The usual case: the whole body in one read, kept where it landed.
+                let mut header = [0; HEADER_LEN];
+                header.copy_from_slice(&self.buf);
+                self.buf.clear();
+                return Ok(Record {
+                    header,
+                    data: chunk,
+                    body_start: 0,
+                });
+            }
             self.buf.extend_from_slice(&chunk);
         }
     }

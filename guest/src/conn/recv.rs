@@ -46,7 +46,7 @@ impl<S: Socket> Connection<S> {
         }
         loop {
             if self.session.plaintext_len() > 0 {
-                out.extend(self.session.read_plaintext(max - out.len()));
+                self.session.read_plaintext(max - out.len(), &mut out);
                 // Legacy mode returns after one record (R45); multi-record mode fills the
                 // request (R46).
                 if !self.multi_record || out.len() == max {

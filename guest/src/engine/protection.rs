@@ -121,15 +121,16 @@ impl Protection {
         self.lock().reader.is_none()
     }
 
-    /// Whether `record` (header included) opens under the current read protection at the
-    /// next sequence number, without consuming it; `None` while reads are plaintext.
-    pub fn opens(&self, record: &[u8]) -> Option<bool> {
+    /// Whether an application_data record with `body` opens under the current read
+    /// protection at the next sequence number, without consuming it; `None` while reads are
+    /// plaintext.
+    pub fn opens(&self, body: &[u8]) -> Option<bool> {
         let mut state = self.lock();
         if !state.live.1 {
             return None;
         }
         let (decrypter, seq) = state.reader.as_mut()?;
-        let mut body = record.get(5..)?.to_vec();
+        let mut body = body.to_vec();
         let msg = InboundOpaqueMessage::new(
             ContentType::ApplicationData,
             ProtocolVersion::TLSv1_2,

@@ -1,6 +1,6 @@
 //! One TLS session: rustls's buffered connection, fed exactly one record at a time.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
@@ -219,8 +219,8 @@ impl Session {
 
     /// Server: notes the ClientHello's bytes as they arrive, to learn whether it offers early
     /// data, and refuses one no TLS 1.3 signature could answer.
-    fn note_client_hello(&mut self, record: &[u8]) -> Result<(), Error> {
-        if self.is_client() || record[0] != HANDSHAKE {
+    fn note_client_hello(&mut self, typ: u8, body: &[u8]) -> Result<(), Error> {
+        if self.is_client() || typ != HANDSHAKE {
             return Ok(());
         }
         if self.early_offered.is_some() {
@@ -230,7 +230,7 @@ impl Session {
             self.skip_left = None;
             return Ok(());
         }
-        self.hello.extend_from_slice(&record[RECORD_HEADER..]);
+        self.hello.extend_from_slice(body);
         match client_hello::message_len(&self.hello) {
             Some(len) if self.hello.len() >= len => {
                 let hello = std::mem::take(&mut self.hello);
@@ -278,9 +278,7 @@ impl Session {
     ///   to open it and send bad_record_mac (R51);
     /// - a Handshake or Alert record with no content is unexpected_message (§5.1), where
     ///   rustls sends decode_error (protected ones are checked once opened).
-    fn check_outside(&mut self, record: &[u8]) -> Result<(), Error> {
-        let typ = record[0];
-        let body = &record[RECORD_HEADER..];
+    fn check_outside(&mut self, typ: u8, body: &[u8]) -> Result<(), Error> {
         if self.protection.reads_tls13() {
             let handshaking = self.conn.is_handshaking();
             return match typ {
@@ -324,16 +322,16 @@ impl Session {
     /// the record does not open under the client's handshake keys; each counts against the
     /// skip allowance. Such a record past the allowance, or once skipping is over, fails
     /// here as bad_record_mac (rustls, still skipping, would call it interleaved early data).
-    fn skips(&mut self, record: &[u8]) -> Result<bool, Error> {
+    fn skips(&mut self, typ: u8, body: &[u8]) -> Result<bool, Error> {
         let candidate = !self.is_client()
             && self.early_offered == Some(true)
-            && record[0] == APPLICATION_DATA
+            && typ == APPLICATION_DATA
             && self.conn.is_handshaking()
             && !self.early_data_accepted();
         if !candidate {
             return Ok(false);
         }
-        match self.protection.opens(record) {
+        match self.protection.opens(body) {
             // No handshake keys yet: rustls judges it.
             None => return Ok(false),
             // The start of the client's second flight: nothing is skipped from here on.
@@ -343,7 +341,7 @@ impl Session {
             }
             Some(false) => {}
         }
-        let payload = (record.len() - RECORD_HEADER).saturating_sub(TLS13_RECORD_OVERHEAD);
+        let payload = body.len().saturating_sub(TLS13_RECORD_OVERHEAD);
         match self.skip_left.and_then(|left| left.checked_sub(payload)) {
             Some(left) => {
                 self.skip_left = Some(left);
@@ -359,15 +357,17 @@ impl Session {
         }
     }
 
-    /// Processes one complete record (header included).
-    pub fn feed_record(&mut self, record: &[u8]) -> Result<(), Error> {
-        self.check_outside(record)?;
-        self.note_client_hello(record)?;
-        if self.skips(record)? {
+    /// Processes one complete record, given as its header and its body (apart, so that a
+    /// body read in one piece reaches rustls's buffer without another copy).
+    pub fn feed_record(&mut self, header: &[u8; RECORD_HEADER], body: &[u8]) -> Result<(), Error> {
+        let typ = header[0];
+        self.check_outside(typ, body)?;
+        self.note_client_hello(typ, body)?;
+        if self.skips(typ, body)? {
             return Ok(());
         }
-        let mut rest = record;
-        while !rest.is_empty() {
+        let mut rest = header.chain(body);
+        loop {
             match self.conn.read_tls(&mut rest) {
                 Ok(0) => break,
                 Ok(_) => {}
@@ -414,22 +414,34 @@ impl Session {
         self.plaintext
     }
 
-    /// Takes up to `max` bytes of plaintext.
-    pub fn read_plaintext(&mut self, max: usize) -> Vec<u8> {
-        let mut buf = vec![0; max.min(self.plaintext)];
-        let n = self.conn.reader().read(&mut buf).unwrap_or(0);
-        buf.truncate(n);
-        self.plaintext -= n;
-        buf
+    /// Moves up to `max` bytes of plaintext to the end of `out`; returns how many.
+    pub fn read_plaintext(&mut self, max: usize, out: &mut Vec<u8>) -> usize {
+        self.take_plaintext(max, |chunk| out.extend_from_slice(chunk))
     }
 
     /// Drops the current record's unread plaintext.
     pub fn discard_plaintext(&mut self) {
-        while self.plaintext > 0 {
-            if self.read_plaintext(self.plaintext).is_empty() {
-                break;
-            }
+        self.take_plaintext(self.plaintext, |_| {});
+    }
+
+    /// Hands up to `max` bytes of plaintext to `sink` straight from rustls's buffer, in the
+    /// pieces it holds them in.
+    fn take_plaintext(&mut self, max: usize, mut sink: impl FnMut(&[u8])) -> usize {
+        let limit = max.min(self.plaintext);
+        let mut taken = 0;
+        let mut reader = self.conn.reader();
+        while taken < limit {
+            let chunk = match reader.fill_buf() {
+                Ok(chunk) if !chunk.is_empty() => chunk,
+                _ => break,
+            };
+            let n = chunk.len().min(limit - taken);
+            sink(&chunk[..n]);
+            reader.consume(n);
+            taken += n;
         }
+        self.plaintext -= taken;
+        taken
     }
 
     /// Client: 0-RTT bytes that may still be written (0 when early data is not possible).
