@@ -32,8 +32,10 @@ pub enum Flavour {
     /// Baseline plus the wide-arithmetic proposal, where a 64×64→128-bit multiply is one
     /// instruction (`i64.mul_wide_u`): the field arithmetic of P-256, P-384, RSA and (told so
     /// by `curve25519_dalek_bits`) X25519 then runs on 64-bit limbs, and Poly1305 on 44-bit
-    /// ones. wasmtime runs it with `Config::wasm_wide_arithmetic`; V8 does not yet. What the
-    /// host embeds (`component/tlsbox-wide.wasm`).
+    /// ones; and relaxed SIMD, whose byte swizzle wasmtime lowers to a bare `pshufb` (ChaCha20's
+    /// 8- and 16-bit rotations). wasmtime runs it with `Config::wasm_wide_arithmetic`; V8 does
+    /// not yet, and Node 20's V8 has no relaxed SIMD. What the host embeds
+    /// (`component/tlsbox-wide.wasm`).
     Wide,
 }
 
@@ -53,7 +55,7 @@ impl Flavour {
             Flavour::Baseline => &[],
             Flavour::Wide => &[
                 "-C",
-                "target-feature=+wide-arithmetic",
+                "target-feature=+wide-arithmetic,+relaxed-simd",
                 "--cfg",
                 "curve25519_dalek_bits=\"64\"",
                 // Stable rustc does not set `target_feature = "wide-arithmetic"` for an

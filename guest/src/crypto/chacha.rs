@@ -14,7 +14,7 @@ use aes_gcm::aead::{self, AeadCore, AeadInOut, KeyInit, KeySizeUser, TagPosition
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::poly::Poly1305;
-use lanes::U32x4;
+use lanes::{ByteRotations, U32x4};
 
 /// Bytes in one ChaCha20 block.
 const BLOCK: usize = 64;
@@ -219,15 +219,16 @@ fn rounds(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [U32x4; 16] {
         U32x4::splat(nonce[2]),
     ];
     let mut x = start;
+    let rot = ByteRotations::new();
     for _ in 0..10 {
-        quarter_round(&mut x, 0, 4, 8, 12);
-        quarter_round(&mut x, 1, 5, 9, 13);
-        quarter_round(&mut x, 2, 6, 10, 14);
-        quarter_round(&mut x, 3, 7, 11, 15);
-        quarter_round(&mut x, 0, 5, 10, 15);
-        quarter_round(&mut x, 1, 6, 11, 12);
-        quarter_round(&mut x, 2, 7, 8, 13);
-        quarter_round(&mut x, 3, 4, 9, 14);
+        quarter_round(&mut x, &rot, 0, 4, 8, 12);
+        quarter_round(&mut x, &rot, 1, 5, 9, 13);
+        quarter_round(&mut x, &rot, 2, 6, 10, 14);
+        quarter_round(&mut x, &rot, 3, 7, 11, 15);
+        quarter_round(&mut x, &rot, 0, 5, 10, 15);
+        quarter_round(&mut x, &rot, 1, 6, 11, 12);
+        quarter_round(&mut x, &rot, 2, 7, 8, 13);
+        quarter_round(&mut x, &rot, 3, 4, 9, 14);
     }
     for (word, initial) in x.iter_mut().zip(start) {
         *word = word.add(initial);
@@ -237,13 +238,13 @@ fn rounds(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [U32x4; 16] {
 
 /// The ChaCha quarter round (RFC 8439 section 2.1) on four blocks at once.
 #[inline(always)]
-fn quarter_round(x: &mut [U32x4; 16], a: usize, b: usize, c: usize, d: usize) {
+fn quarter_round(x: &mut [U32x4; 16], rot: &ByteRotations, a: usize, b: usize, c: usize, d: usize) {
     x[a] = x[a].add(x[b]);
-    x[d] = x[d].xor(x[a]).rotl16();
+    x[d] = x[d].xor(x[a]).rotl16(rot);
     x[c] = x[c].add(x[d]);
     x[b] = x[b].xor(x[c]).rotl12();
     x[a] = x[a].add(x[b]);
-    x[d] = x[d].xor(x[a]).rotl8();
+    x[d] = x[d].xor(x[a]).rotl8(rot);
     x[c] = x[c].add(x[d]);
     x[b] = x[b].xor(x[c]).rotl7();
 }
@@ -252,12 +253,39 @@ fn quarter_round(x: &mut [U32x4; 16], a: usize, b: usize, c: usize, d: usize) {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod lanes {
     use core::arch::wasm32::{
-        i8x16_shuffle, i32x4_shuffle, i64x2_shuffle, u32x4, u32x4_add, u32x4_shl, u32x4_shr,
-        u32x4_splat, v128, v128_or, v128_xor,
+        i32x4_shuffle, i64x2_shuffle, u8x16, u32x4, u32x4_add, u32x4_shl, u32x4_shr, u32x4_splat,
+        v128, v128_or, v128_xor,
     };
+    // The same for in-range indices; wasmtime lowers the relaxed form to a bare `pshufb`,
+    // the strict one to a saturating add (out-of-range indices give zero) and `pshufb`.
+    // Only the wide build (wasmtime alone) enables relaxed SIMD.
+    #[cfg(target_feature = "relaxed-simd")]
+    use core::arch::wasm32::i8x16_relaxed_swizzle as byte_swizzle;
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    use core::arch::wasm32::u8x16_swizzle as byte_swizzle;
 
     #[derive(Clone, Copy)]
     pub(super) struct U32x4(v128);
+
+    /// The byte permutations that rotate each 32-bit lane left by 16 and by 8 bits, as
+    /// swizzle masks the compiler cannot see through. LLVM turns a swizzle by a constant
+    /// into a one-input `i8x16.shuffle` and emits it with an arbitrary second operand,
+    /// which Cranelift, seeing two inputs, lowers to `vpermi2b` (three cycles, mask
+    /// reloaded on every use) instead of the one-cycle `pshufb` a swizzle becomes.
+    pub(super) struct ByteRotations {
+        by16: v128,
+        by8: v128,
+    }
+
+    impl ByteRotations {
+        #[inline(always)]
+        pub(super) fn new() -> Self {
+            core::hint::black_box(Self {
+                by16: u8x16(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13),
+                by8: u8x16(3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14),
+            })
+        }
+    }
 
     impl U32x4 {
         #[inline(always)]
@@ -280,49 +308,15 @@ mod lanes {
             Self(v128_xor(self.0, other.0))
         }
 
-        /// A rotation by a whole number of bytes is one shuffle (`pshufb` on x86).
+        /// A rotation by a whole number of bytes is one byte shuffle (`pshufb` on x86).
         #[inline(always)]
-        pub(super) fn rotl16(self) -> Self {
-            Self(i8x16_shuffle::<
-                2,
-                3,
-                0,
-                1,
-                6,
-                7,
-                4,
-                5,
-                10,
-                11,
-                8,
-                9,
-                14,
-                15,
-                12,
-                13,
-            >(self.0, self.0))
+        pub(super) fn rotl16(self, rot: &ByteRotations) -> Self {
+            Self(byte_swizzle(self.0, rot.by16))
         }
 
         #[inline(always)]
-        pub(super) fn rotl8(self) -> Self {
-            Self(i8x16_shuffle::<
-                3,
-                0,
-                1,
-                2,
-                7,
-                4,
-                5,
-                6,
-                11,
-                8,
-                9,
-                10,
-                15,
-                12,
-                13,
-                14,
-            >(self.0, self.0))
+        pub(super) fn rotl8(self, rot: &ByteRotations) -> Self {
+            Self(byte_swizzle(self.0, rot.by8))
         }
 
         #[inline(always)]
@@ -366,6 +360,15 @@ mod lanes {
     #[derive(Clone, Copy)]
     pub(super) struct U32x4([u32; 4]);
 
+    /// Nothing to hold off wasm: the rotations are plain `rotate_left`.
+    pub(super) struct ByteRotations;
+
+    impl ByteRotations {
+        pub(super) fn new() -> Self {
+            ByteRotations
+        }
+    }
+
     impl U32x4 {
         pub(super) fn splat(word: u32) -> Self {
             Self([word; 4])
@@ -387,11 +390,11 @@ mod lanes {
             self.map2(other, |a, b| a ^ b)
         }
 
-        pub(super) fn rotl16(self) -> Self {
+        pub(super) fn rotl16(self, _: &ByteRotations) -> Self {
             Self(self.0.map(|w| w.rotate_left(16)))
         }
 
-        pub(super) fn rotl8(self) -> Self {
+        pub(super) fn rotl8(self, _: &ByteRotations) -> Self {
             Self(self.0.map(|w| w.rotate_left(8)))
         }
 
